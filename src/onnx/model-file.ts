@@ -1,0 +1,128 @@
+/**
+ * Model files on disk: loading with every check a user's bad input needs (missing file, a
+ * folder, not ONNX, external data that is missing, short, or outside the model's folder), and
+ * atomic writing (temporary name, then rename: a failure never leaves a partial file).
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { ModelLoadError, UsageError } from '../errors.js';
+import type { Model } from '../ir/model.js';
+import { verifyModel } from '../ir/verify.js';
+import { decodeModel, encodeModel } from './serde.js';
+import type { EncodeOptions, ExternalResolver } from './serde.js';
+
+/** Check that `path` names a readable regular file; the error says what it is instead. */
+export function requireFile(path: string, what = 'model'): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ModelLoadError(`${path}: no such file (the ${what} to read)`);
+  }
+  if (st.isDirectory()) throw new ModelLoadError(`${path}: is a folder, not a ${what} file`);
+  if (!st.isFile()) throw new ModelLoadError(`${path}: is not a regular file`);
+}
+
+/**
+ * A resolver for external data locations that refuses, without following it, any location that
+ * leaves the model's folder: absolute paths, `..` segments, or a symlink that points outside.
+ * It checks existence and size with a stat; it never reads the data.
+ */
+export function externalResolver(modelFile: string): ExternalResolver {
+  const baseDir = dirname(resolve(modelFile));
+  let realBase: string | undefined;
+  return (location, tensorName) => {
+    const where = `${modelFile}: tensor "${tensorName}"`;
+    if (location === '' || isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location) || location.startsWith('\\')) {
+      throw new ModelLoadError(`${where} has external data at "${location}", an absolute location; ONNX locations must be relative to the model's folder, and ctc never follows one that leaves it`);
+    }
+    const parts = normalize(location).split(/[\\/]/);
+    if (location.split(/[\\/]/).includes('..') || parts.includes('..')) {
+      throw new ModelLoadError(`${where} has external data at "${location}", which leaves the model's folder ("..") and is refused`);
+    }
+    const path = join(baseDir, location);
+    if (!existsSync(path)) throw new ModelLoadError(`${where} needs external data file "${location}", which does not exist beside the model (looked for ${path})`);
+    realBase ??= realpathSync(baseDir);
+    const real = realpathSync(path);
+    const rel = relative(realBase, real);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new ModelLoadError(`${where} has external data at "${location}", a link that resolves outside the model's folder (${real}); refused`);
+    }
+    const st = statSync(real);
+    if (!st.isFile()) throw new ModelLoadError(`${where} has external data at "${location}", which is not a regular file`);
+    return { path: real, size: st.size };
+  };
+}
+
+export function loadModel(path: string): Model {
+  requireFile(path);
+  const bytes = readFileSync(path);
+  const model = decodeModel(bytes, { file: path, baseDir: dirname(resolve(path)), resolveExternal: externalResolver(path) });
+  verifyModel(model, path);
+  return model;
+}
+
+/** Write chunks to `path` through a temporary file in the same folder, then rename. */
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    for (const c of chunks) {
+      let done = 0;
+      while (done < c.byteLength) done += writeSync(fd, c, done, c.byteLength - done);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export interface SaveResult {
+  readonly modelPath: string;
+  readonly externalPath?: string;
+  readonly bytes: number;
+}
+
+const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+/**
+ * Encode and write a model. A model over the protobuf limit (2 GiB) must move its weights to
+ * external data: without `externalize` that is refused with a message that says how.
+ */
+export function saveModel(model: Model, path: string, opts: EncodeOptions = {}): SaveResult {
+  const encoded = encodeModel(model, opts);
+  if (encoded.size > PROTOBUF_LIMIT) {
+    throw new UsageError(
+      `${path}: the model would be ${(encoded.size / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit; write its weights to external data (--external-data)`,
+    );
+  }
+  let externalPath: string | undefined;
+  if (encoded.external !== undefined) {
+    externalPath = join(dirname(path), encoded.external.location);
+    writeFileAtomic(externalPath, encoded.external.chunks);
+  }
+  writeFileAtomic(path, encoded.chunks);
+  return externalPath ? { modelPath: path, externalPath, bytes: encoded.size } : { modelPath: path, bytes: encoded.size };
+}
+
+/** Whether two paths name the same file (so an output would overwrite an input). */
+export function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.ino === sb.ino && sa.dev === sb.dev;
+  } catch {
+    return false;
+  }
+}
+
+export const pathSep = sep;

@@ -1,0 +1,61 @@
+/**
+ * Operator identities: the one table of op names. Passes and patterns write `Op.Softmax`, never
+ * the string.
+ */
+export interface OpId {
+  readonly domain: string;
+  readonly opType: string;
+}
+
+const onnx = (opType: string): OpId => Object.freeze({ domain: '', opType });
+const ms = (opType: string): OpId => Object.freeze({ domain: 'com.microsoft', opType });
+
+export const Op = Object.freeze({
+  Add: onnx('Add'),
+  And: onnx('And'),
+  Attention: onnx('Attention'),
+  Cast: onnx('Cast'),
+  Concat: onnx('Concat'),
+  Constant: onnx('Constant'),
+  DequantizeLinear: onnx('DequantizeLinear'),
+  Div: onnx('Div'),
+  Expand: onnx('Expand'),
+  Gemm: onnx('Gemm'),
+  Identity: onnx('Identity'),
+  If: onnx('If'),
+  IsNaN: onnx('IsNaN'),
+  Loop: onnx('Loop'),
+  MatMul: onnx('MatMul'),
+  Max: onnx('Max'),
+  Min: onnx('Min'),
+  Mul: onnx('Mul'),
+  Neg: onnx('Neg'),
+  QuantizeLinear: onnx('QuantizeLinear'),
+  ReduceMax: onnx('ReduceMax'),
+  ReduceMin: onnx('ReduceMin'),
+  Relu: onnx('Relu'),
+  Reshape: onnx('Reshape'),
+  Scan: onnx('Scan'),
+  Slice: onnx('Slice'),
+  Softmax: onnx('Softmax'),
+  Split: onnx('Split'),
+  Sqrt: onnx('Sqrt'),
+  Squeeze: onnx('Squeeze'),
+  Sub: onnx('Sub'),
+  Abs: onnx('Abs'),
+  Transpose: onnx('Transpose'),
+  Unsqueeze: onnx('Unsqueeze'),
+  Where: onnx('Where'),
+  MsAttention: ms('Attention'),
+  MsMultiHeadAttention: ms('MultiHeadAttention'),
+  MsGroupQueryAttention: ms('GroupQueryAttention'),
+});
+
+/** "ai.onnx" and "" name the same domain; the IR uses "". */
+export function normalizeDomain(domain: string): string {
+  return domain === 'ai.onnx' ? '' : domain;
+}
+
+export function opKey(op: OpId): string {
+  return op.domain ? `${op.domain}::${op.opType}` : op.opType;
+}
