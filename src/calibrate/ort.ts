@@ -1,0 +1,152 @@
+/**
+ * The onnxruntime-node adapter: sessions with the options calibration and evaluation need
+ * (optimization level `basic` at most, so QDQ survives and fp8 QDQ around MatMul is not fused
+ * into kernels that reject it), execution-provider selection with an explained CUDA failure,
+ * and conversion between IR tensors and onnxruntime tensors.
+ */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { CalibrationError } from '../errors.js';
+import { DataType, dataTypeInfo, decodeFloat16 } from '../onnx/dtypes.js';
+import { Tensor } from '../ir/tensor.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  /** Providers in order of preference, e.g. ['cuda', 'cpu']. */
+  readonly providers?: readonly ExecutionProvider[];
+  readonly intraOpThreads?: number;
+  readonly optimization?: 'disabled' | 'basic';
+  /** Called with a warning when a preferred provider could not be used. */
+  readonly warn?: (message: string) => void;
+}
+
+export const CUDA_HELP =
+  'the CUDA execution provider for onnxruntime-node is an opt-in install: reinstall with ' +
+  'ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node@1.30.0 on a machine with CUDA 12 and cuDNN 9 ' +
+  'on the library path (the npm registry alone cannot supply those libraries); or use --ep cpu';
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly provider: ExecutionProvider;
+  run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+/** Create a session on a model (bytes or a path), trying the providers in order. */
+export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+  const providers = opts.providers ?? ['cpu'];
+  let lastError: unknown;
+  for (const [i, provider] of providers.entries()) {
+    try {
+      const options: ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        graphOptimizationLevel: opts.optimization ?? 'basic',
+        intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
+        // Failures surface as exceptions with the same text; the native log would only repeat them.
+        logSeverityLevel: 4,
+      };
+      const s =
+        typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      return {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        provider,
+        run: async (feeds, fetches) => (fetches ? s.run(feeds, [...fetches]) : s.run(feeds)) as Promise<Record<string, ort.Tensor>>,
+        release: () => s.release(),
+      };
+    } catch (e) {
+      lastError = e;
+      const msg = (e as Error).message;
+      const isProviderFailure = provider !== 'cpu' && /shared library|provider|backend/i.test(msg);
+      if (!isProviderFailure) throw new CalibrationError(`onnxruntime could not load the model: ${msg}`);
+      if (i < providers.length - 1) {
+        opts.warn?.(`execution provider ${provider} is not available (${firstLine(msg)}); falling back to ${providers[i + 1]}. ${CUDA_HELP}`);
+        continue;
+      }
+      throw new CalibrationError(`execution provider ${provider} could not be loaded (${firstLine(msg)}): ${CUDA_HELP}`);
+    }
+  }
+  throw new CalibrationError(`no execution provider could run the model: ${String(lastError)}`);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.slice(0, 200);
+}
+
+const ortTypeOf: Partial<Record<DataType, ort.Tensor.Type>> = {
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.FLOAT16]: 'float16',
+  [DataType.INT8]: 'int8',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT16]: 'int16',
+  [DataType.UINT16]: 'uint16',
+  [DataType.INT32]: 'int32',
+  [DataType.UINT32]: 'uint32',
+  [DataType.INT64]: 'int64',
+  [DataType.UINT64]: 'uint64',
+  [DataType.BOOL]: 'bool',
+  [DataType.STRING]: 'string',
+};
+
+/** IR tensor -> onnxruntime tensor (copies, so the typed array is aligned). */
+export function toOrtTensor(t: Tensor): ort.Tensor {
+  const type = ortTypeOf[t.dataType];
+  if (type === undefined) throw new CalibrationError(`tensor ${t.name}: onnxruntime-node cannot take ${dataTypeInfo(t.dataType).name} inputs`);
+  const dims = [...t.dims];
+  if (t.storage.kind === 'strings') return new ort.Tensor('string', t.storage.values.map((b) => Buffer.from(b).toString('utf8')), dims);
+  const raw = t.bytes();
+  const copy = new Uint8Array(raw).buffer;
+  switch (type) {
+    case 'float32':
+      return new ort.Tensor(type, new Float32Array(copy), dims);
+    case 'float64':
+      return new ort.Tensor(type, new Float64Array(copy), dims);
+    case 'float16':
+      return new ort.Tensor(type, new Uint16Array(copy), dims);
+    case 'int8':
+      return new ort.Tensor(type, new Int8Array(copy), dims);
+    case 'uint8':
+      return new ort.Tensor(type, new Uint8Array(copy), dims);
+    case 'int16':
+      return new ort.Tensor(type, new Int16Array(copy), dims);
+    case 'uint16':
+      return new ort.Tensor(type, new Uint16Array(copy), dims);
+    case 'int32':
+      return new ort.Tensor(type, new Int32Array(copy), dims);
+    case 'uint32':
+      return new ort.Tensor(type, new Uint32Array(copy), dims);
+    case 'int64':
+      return new ort.Tensor(type, new BigInt64Array(copy), dims);
+    case 'uint64':
+      return new ort.Tensor(type, new BigUint64Array(copy), dims);
+    case 'bool':
+      return new ort.Tensor(type, new Uint8Array(copy), dims);
+    default:
+      throw new CalibrationError(`tensor ${t.name}: unsupported type ${type}`);
+  }
+}
+
+/** The ONNX data type number of an onnxruntime tensor type. */
+export function dataTypeOfOrt(type: string): DataType | undefined {
+  for (const [k, v] of Object.entries(ortTypeOf)) if (v === type) return Number(k) as DataType;
+  return undefined;
+}
+
+/** Values of a numeric onnxruntime tensor as float64 numbers (for comparisons and statistics). */
+export function ortToFloat64(t: ort.Tensor): Float64Array {
+  const d = t.data;
+  if (t.type === 'float16') {
+    const out = new Float64Array(d.length);
+    const u = d as Uint16Array;
+    for (let i = 0; i < u.length; i++) out[i] = decodeFloat16(u[i]!);
+    return out;
+  }
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Float64Array.from(d, (x) => Number(x));
+  if (Array.isArray(d)) throw new CalibrationError('string tensors have no numeric values');
+  return Float64Array.from(d as ArrayLike<number>);
+}
+
+export { ort };

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * The ctc command line: the composition root. Flags are parsed here; every command is a
+ * function in its own file that takes parsed options and an output sink.
+ *
+ * Exit codes: 0 success, 1 a usage or input error (the message says what to change), 2 an
+ * internal failure. Stack traces only with --debug.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { CtcError, UsageError } from '../errors.js';
+import { VERSION } from './version.js';
+import { registerCommands } from './commands.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  let failure: unknown;
+  const parser = yargs(argv)
+    .scriptName('ctc')
+    .usage(
+      'ctc: quantize the attention and KV cache of ONNX transformer models with one scale per head,\n' +
+        'the way compressed-tensors (llm-compressor, vLLM) does, and write a model any ONNX runtime loads.\n\n' +
+        'Usage: ctc <command> [options]',
+    )
+    .version(VERSION)
+    .option('debug', { type: 'boolean', describe: 'Show stack traces on errors', global: true })
+    .strict()
+    .demandCommand(1, 'Name a command: ctc inspect | compile | eval | rules (ctc --help lists them)')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .alias('V', 'version')
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue('Exit codes: 0 success, 1 bad input or usage (the message says what to change), 2 internal error.')
+    .fail((msg, err) => {
+      failure = err ?? new UsageError(msg);
+    })
+    .exitProcess(false);
+  registerCommands(parser, (e) => {
+    failure = e;
+  });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    failure ??= e;
+  }
+  if (failure === undefined) return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  return report(failure, debug);
+}
+
+function report(e: unknown, debug: boolean): number {
+  if (e instanceof CtcError) {
+    process.stderr.write(`ctc: ${e.message}\n`);
+    if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  const err = e as Error;
+  process.stderr.write(`ctc: internal error: ${err?.message ?? String(e)}\n`);
+  if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
+  else process.stderr.write('(run again with --debug for the stack trace, and please report it)\n');
+  return 2;
+}
+
+// Run when executed directly (not when imported by tests).
+function invokedDirectly(): boolean {
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  main(hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`ctc: internal error: ${String(e)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}
