@@ -43,6 +43,7 @@ export const Op = Object.freeze({
   Squeeze: onnx('Squeeze'),
   Sub: onnx('Sub'),
   Abs: onnx('Abs'),
+  Tanh: onnx('Tanh'),
   Transpose: onnx('Transpose'),
   Unsqueeze: onnx('Unsqueeze'),
   Where: onnx('Where'),

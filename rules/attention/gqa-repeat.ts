@@ -1,0 +1,42 @@
+/**
+ * The grouped-query repeat between the cache and the attention (transformers' `repeat_kv`,
+ * onnxscript's `_attention_repeat_kv_for_group_query`, the ONNX Attention function body):
+ *
+ *   X [B, kv_heads, T, D] ─ Unsqueeze(axes=[2]) ─ Expand([B, kv_heads, n_rep, T, D]) ─ Reshape([B, heads, T, D])
+ *
+ * K and V are quantized on X, before the repeat (compressed-tensors quantizes at the cache
+ * write, where the tensor has kv_heads heads). Rejects an Unsqueeze on another axis.
+ */
+import type { Value } from '../../src/ir/value.js';
+import { Op } from '../../src/onnx/ops.js';
+import { any, node, oneOf } from '../../src/pattern/dsl.js';
+import type { NodeCheck } from '../../src/pattern/dsl.js';
+import { matchPattern } from '../../src/pattern/match.js';
+import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+
+const unsqueezeAxis2: NodeCheck = (n, facts) => {
+  const axes = facts.constInts(n.inputs[1]) ?? n.intsAttr('axes');
+  return axes?.length === 1 && axes[0] === 2 ? undefined : `Unsqueeze ${n.name} is not on axis 2`;
+};
+
+export const groupedQueryRepeat = oneOf('groupedQueryRepeat', {
+  repeat: node(Op.Reshape, [node(Op.Expand, [node(Op.Unsqueeze, [any('kv')], { check: unsqueezeAxis2, extraInputs: true }), any('expandShape')]), any()]),
+  none: any('kv'),
+});
+
+export interface RepeatMatch {
+  /** The value before the repeat. */
+  readonly source: Value;
+  readonly repeated: boolean;
+  /** The repeat factor, when the Expand shape says it. */
+  readonly factor: number | undefined;
+}
+
+export function stripRepeat(v: Value, facts: ShapeFacts): RepeatMatch {
+  const r = matchPattern(groupedQueryRepeat, v, facts);
+  if (!r.ok) return { source: v, repeated: false, factor: undefined };
+  const repeated = r.bindings.tags.get('groupedQueryRepeat') === 'repeat';
+  const shape = repeated ? facts.shapeEntries(r.bindings.values.get('expandShape')) : undefined;
+  const e = shape?.[2];
+  return { source: r.bindings.values.get('kv')!, repeated, factor: e?.kind === 'const' ? e.n : undefined };
+}

@@ -1,0 +1,19 @@
+/**
+ * The attention patterns, in the order they are tried. Frozen: nothing registers at run time.
+ */
+import { decomposedAttention } from './decomposed.js';
+import { msAttention } from './ms-attention.js';
+import { msGroupQueryAttention } from './ms-group-query-attention.js';
+import { msMultiHeadAttention } from './ms-multi-head-attention.js';
+import { onnxAttention } from './onnx-attention.js';
+import type { AttentionPattern } from './pattern.js';
+
+export const ATTENTION_PATTERNS: readonly AttentionPattern[] = Object.freeze([
+  decomposedAttention,
+  onnxAttention,
+  msMultiHeadAttention,
+  msGroupQueryAttention,
+  msAttention,
+]);
+
+export type { AttentionPattern, SiteDraft } from './pattern.js';

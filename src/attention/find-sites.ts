@@ -1,0 +1,229 @@
+/**
+ * Finds every attention site of a model, narrowly: each attention pattern is tried at its
+ * anchor ops; a draft is accepted only if its internal values are not used outside the block
+ * and its heads are known. Every Softmax and fused attention op that is not taken is reported
+ * with the reason (for `ctc inspect --explain`).
+ *
+ * Heads are read from attributes, declared shapes, weights and shape constants
+ * (static-shapes.ts); when they cannot be read, that is an error naming the site and what was
+ * missing, never a guess.
+ */
+import { MatchError } from '../errors.js';
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import type { Value } from '../ir/value.js';
+import { Op, opKey } from '../onnx/ops.js';
+import { ShapeFacts } from '../pattern/static-shapes.js';
+import type { Edge, Site } from './site.js';
+import { scopeOf, layerOf } from './naming.js';
+import { projectionSource } from './projection.js';
+
+/** What an attention pattern provides (rules/attention/pattern.ts implements it). */
+export interface PatternLike {
+  readonly name: string;
+  readonly anchors: readonly { readonly domain: string; readonly opType: string }[];
+  match(anchor: Node, facts: ShapeFacts): { ok: true; site: DraftLike } | { ok: false; reason: string };
+}
+
+export interface DraftLike {
+  readonly q: Edge | undefined;
+  readonly k: Edge;
+  readonly v: Edge;
+  readonly kPast?: Edge;
+  readonly vPast?: Edge;
+  readonly cache: Site['cache'];
+  readonly variant: Record<string, string>;
+  readonly numHeads?: number;
+  readonly numKvHeads?: number;
+  readonly headDim?: number;
+  readonly repeatFactor?: number;
+  readonly queryHeadHints?: readonly Edge[];
+  readonly internal: readonly Node[];
+  readonly output: Value;
+}
+
+export interface Rejection {
+  readonly node: string;
+  readonly op: string;
+  readonly reason: string;
+}
+
+export interface SiteScan {
+  readonly sites: Site[];
+  readonly rejected: Rejection[];
+}
+
+/** Ops that look like attention and are reported when not taken. */
+const ATTENTION_LIKE = [Op.Softmax, Op.Attention, Op.MsAttention, Op.MsMultiHeadAttention, Op.MsGroupQueryAttention];
+
+export function findSites(model: Model, patterns: readonly PatternLike[]): SiteScan {
+  const facts = new ShapeFacts();
+  const drafts: { pattern: string; anchor: Node; draft: DraftLike }[] = [];
+  const failures = new Map<Node, string>();
+  const claimed = new Set<Node>();
+
+  for (const node of model.graph.nodes) {
+    for (const p of patterns) {
+      if (!p.anchors.some((a) => node.is(a))) continue;
+      // Cheap pre-check for the common anchor: a MatMul that is not fed by a Softmax chain.
+      if (node.is(Op.MatMul) && !reachesSoftmax(node.inputs[0])) continue;
+      const r = p.match(node, facts);
+      if (!r.ok) {
+        if (!failures.has(node)) failures.set(node, `${p.name}: ${r.reason}`);
+        continue;
+      }
+      const outside = usedOutside(r.site, node);
+      if (outside !== undefined) {
+        failures.set(node, `${p.name}: ${outside}`);
+        continue;
+      }
+      drafts.push({ pattern: p.name, anchor: node, draft: r.site });
+      claimed.add(node);
+      for (const n of r.site.internal) claimed.add(n);
+      break;
+    }
+  }
+
+  const sites: Site[] = [];
+  const used = new Map<string, number>();
+  drafts.forEach(({ pattern, anchor, draft }, index) => {
+    const scope = scopeOf(anchor);
+    let name = scope ?? `attention.${index}`;
+    const n = used.get(name) ?? 0;
+    used.set(name, n + 1);
+    if (n > 0) name = `${name}.${n}`;
+    const heads = resolveHeads(draft, facts, name);
+    sites.push({
+      name,
+      layer: layerOf(name) ?? index,
+      pattern,
+      variant: draft.variant,
+      kind: kindOf(draft, facts),
+      ...heads,
+      q: draft.q,
+      k: draft.k,
+      v: draft.v,
+      ...(draft.kPast ? { kPast: draft.kPast } : {}),
+      ...(draft.vPast ? { vPast: draft.vPast } : {}),
+      cache: draft.cache,
+      anchor,
+    });
+  });
+
+  const rejected: Rejection[] = [];
+  for (const node of model.graph.nodes) {
+    if (claimed.has(node) || !ATTENTION_LIKE.some((o) => node.is(o))) continue;
+    let reason = failures.get(node);
+    if (reason === undefined && node.is(Op.Softmax)) {
+      const consumer = softmaxConsumer(node);
+      reason = consumer ? (failures.get(consumer) ?? `its probabilities reach ${opKey(consumer.op)} ${consumer.name}, not the second MatMul of an attention block`) : 'its output does not feed a MatMul with V';
+    }
+    rejected.push({ node: node.name, op: opKey(node.op), reason: reason ?? 'no attention pattern applies' });
+  }
+  return { sites, rejected };
+}
+
+/** Whether a MatMul's first operand comes from a Softmax through casts and a NaN guard. */
+function reachesSoftmax(v: Value | undefined): boolean {
+  for (let i = 0; i < 6 && v !== undefined; i++) {
+    const p = v.producer();
+    if (p === undefined) return false;
+    if (p.is(Op.Softmax)) return true;
+    if (p.is(Op.Cast) || p.is(Op.Identity)) v = p.inputs[0];
+    else if (p.is(Op.Where)) v = p.inputs[2];
+    else return false;
+  }
+  return false;
+}
+
+/** The MatMul that a Softmax's probabilities reach (through Cast / NaN guard), if any. */
+function softmaxConsumer(sm: Node): Node | undefined {
+  let frontier = [sm.output(0)];
+  for (let i = 0; i < 6; i++) {
+    const next: Value[] = [];
+    for (const v of frontier) {
+      for (const u of v.uses()) {
+        if (u.node.is(Op.MatMul)) return u.node;
+        if (u.node.is(Op.Cast) || u.node.is(Op.Identity) || u.node.is(Op.Where) || u.node.is(Op.IsNaN)) next.push(u.node.output(0));
+      }
+    }
+    frontier = next;
+  }
+  return undefined;
+}
+
+/**
+ * A block's internal values (scores, probabilities) must not feed computation outside it.
+ * Uses that read no values are fine: CastLike's type operand, Shape, and Identity/Cast chains
+ * that only expose the value as a graph output (the ONNX Attention function's
+ * qk_matmul_output).
+ */
+function usedOutside(d: DraftLike, anchor: Node): string | undefined {
+  const inside = new Set<Node>([...d.internal, anchor]);
+  for (const n of d.internal) {
+    for (const out of n.outputs) {
+      for (const u of out.uses()) {
+        if (inside.has(u.node) || readsNoValues(u.node, u.index)) continue;
+        return `${out.name} (inside the block) is also used by ${opKey(u.node.op)} ${u.node.name || '(unnamed)'}, outside it`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function readsNoValues(n: Node, index: number): boolean {
+  if (n.op.domain !== '') return false;
+  if (n.op.opType === 'CastLike' && index === 1) return true;
+  if (n.op.opType === 'Shape') return true;
+  if (n.is(Op.Identity) || n.is(Op.Cast)) {
+    const out = n.output(0);
+    return out.uses().every((u) => readsNoValues(u.node, u.index)) && (out.isGraphOutput() || out.uses().length > 0);
+  }
+  return false;
+}
+
+function dimAt(facts: ShapeFacts, e: Edge | undefined, axis: number): number | undefined {
+  if (e === undefined) return undefined;
+  const d = facts.dims(e.value);
+  if (d === undefined || d.length !== e.rank) return undefined;
+  const x = d[axis < 0 ? d.length + axis : axis];
+  return typeof x === 'number' ? x : undefined;
+}
+
+function resolveHeads(d: DraftLike, facts: ShapeFacts, site: string): { numHeads: number; numKvHeads: number; headDim: number } {
+  const packed = (e: Edge | undefined, heads: number | undefined): number | undefined => {
+    const total = dimAt(facts, e, 2);
+    return total !== undefined && heads ? total / heads : undefined;
+  };
+  let numHeads = d.numHeads ?? (d.q?.layout !== 'BSE' ? dimAt(facts, d.q, d.q?.headAxis ?? 1) : undefined);
+  for (const h of d.queryHeadHints ?? []) numHeads ??= dimAt(facts, h, h.headAxis);
+  let numKvHeads =
+    d.numKvHeads ??
+    (d.k.layout !== 'BSE' ? dimAt(facts, d.k, d.k.headAxis) : undefined) ??
+    (d.v.layout !== 'BSE' ? dimAt(facts, d.v, d.v.headAxis) : undefined) ??
+    dimAt(facts, d.kPast, 1);
+  const headDim =
+    d.headDim ??
+    (d.q?.layout === 'BSE' ? packed(d.q, numHeads) : dimAt(facts, d.q, 3)) ??
+    (d.k.layout === 'BSE' ? packed(d.k, numKvHeads) : dimAt(facts, d.k, 3)) ??
+    dimAt(facts, d.kPast, 3);
+  if (numHeads === undefined && numKvHeads !== undefined && d.repeatFactor !== undefined) numHeads = numKvHeads * d.repeatFactor;
+  if (numKvHeads === undefined && numHeads !== undefined && d.repeatFactor !== undefined) numKvHeads = numHeads / d.repeatFactor;
+  const missing: string[] = [];
+  if (numHeads === undefined) missing.push(`the number of query heads (dimension 1 of ${d.q?.value.name ?? 'Q'} is not static, and no attribute or shape constant states it)`);
+  if (numKvHeads === undefined) missing.push(`the number of key/value heads (dimension ${d.k.headAxis} of ${d.k.value.name})`);
+  if (headDim === undefined) missing.push(`the head size (last dimension of ${d.q?.value.name ?? d.k.value.name})`);
+  if (missing.length > 0) {
+    throw new MatchError(`attention site ${site}: cannot determine ${missing.join('; ')}. Export the model with static head dimensions or value_info shapes.`);
+  }
+  if (!Number.isInteger(numHeads!) || !Number.isInteger(numKvHeads!) || !Number.isInteger(headDim!) || numHeads! % numKvHeads! !== 0) {
+    throw new MatchError(`attention site ${site}: inconsistent heads (${numHeads} query heads, ${numKvHeads} key/value heads, head size ${headDim})`);
+  }
+  return { numHeads: numHeads!, numKvHeads: numKvHeads!, headDim: headDim! };
+}
+
+function kindOf(d: DraftLike, facts: ShapeFacts): 'self' | 'cross' {
+  const q = d.q ? projectionSource(d.q.value, facts) : undefined;
+  const k = projectionSource(d.cache ? (d.k.value.producer()?.inputs[1] ?? d.k.value) : d.k.value, facts);
+  return q !== undefined && k !== undefined && q !== k ? 'cross' : 'self';
+}

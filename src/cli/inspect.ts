@@ -1,0 +1,58 @@
+/**
+ * `ctc inspect MODEL [--json] [--explain]`: the attention sites of a model.
+ */
+import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { findSites } from '../attention/find-sites.js';
+import type { SiteScan } from '../attention/find-sites.js';
+import { siteToJson } from '../attention/site.js';
+import type { Site } from '../attention/site.js';
+import { loadModel } from '../onnx/model-file.js';
+import { table } from './table.js';
+
+export interface InspectOptions {
+  readonly model: string;
+  readonly json: boolean;
+  readonly explain: boolean;
+}
+
+export function scanModelFile(path: string): SiteScan {
+  return findSites(loadModel(path), ATTENTION_PATTERNS);
+}
+
+export function inspectCommand(opts: InspectOptions, out: (s: string) => void): void {
+  const scan = scanModelFile(opts.model);
+  if (opts.json) {
+    const doc: Record<string, unknown> = { sites: scan.sites.map(siteToJson) };
+    if (opts.explain) doc['notTaken'] = scan.rejected;
+    out(JSON.stringify(doc, null, 2));
+    return;
+  }
+  out(renderSites(opts.model, scan.sites));
+  if (opts.explain) {
+    out('');
+    if (scan.rejected.length === 0) out('Every Softmax and attention op was taken.');
+    else {
+      out(`Not taken (${scan.rejected.length}):`);
+      for (const r of scan.rejected) out(`  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`);
+    }
+  } else if (scan.rejected.length > 0) {
+    out(`\n${scan.rejected.length} Softmax/attention op(s) not taken; --explain says why.`);
+  }
+}
+
+const cacheText = (s: Site): string => (s.cache ? `${s.cache.pastKey} -> ${s.cache.presentKey ?? '(none)'}` : '-');
+
+export function renderSites(model: string, sites: readonly Site[]): string {
+  if (sites.length === 0) return `${model}: no attention site found.`;
+  const rows = sites.map((s) => [
+    s.name,
+    String(s.layer),
+    s.pattern,
+    s.kind,
+    `${s.numHeads}/${s.numKvHeads}/${s.headDim}`,
+    s.q ? `${s.q.value.name} (${s.q.layout})` : '-',
+    `${s.k.value.name} (${s.k.layout})`,
+    cacheText(s),
+  ]);
+  return `${model}: ${sites.length} attention site(s)\n` + table(['site', 'layer', 'pattern', 'kind', 'heads/kv/dim', 'Q edge', 'K edge', 'cache'], rows);
+}

@@ -1,0 +1,173 @@
+/**
+ * The matcher: walks a pattern backwards from a value through producers. Pure: it reads the
+ * graph and returns bindings or a failure; it never changes anything.
+ *
+ * On failure it reports the failure that got furthest (deepest into the pattern), which is the
+ * most useful explanation when several alternatives were tried.
+ */
+import type { Node } from '../ir/node.js';
+import type { Value } from '../ir/value.js';
+import { elemTypeOf } from '../ir/types.js';
+import { Op, opKey } from '../onnx/ops.js';
+import type { Pattern } from './dsl.js';
+import type { ShapeFacts } from './static-shapes.js';
+
+export interface Bindings {
+  readonly values: ReadonlyMap<string, Value>;
+  readonly nodes: ReadonlyMap<string, Node>;
+  readonly tags: ReadonlyMap<string, string>;
+  /** Every node the match went through, for checks on outside consumers. */
+  readonly matched: ReadonlySet<Node>;
+}
+
+export type MatchResult =
+  | { readonly ok: true; readonly bindings: Bindings }
+  | { readonly ok: false; readonly reason: string; readonly at: Node | Value | undefined; readonly depth: number };
+
+interface State {
+  values: Map<string, Value>;
+  nodes: Map<string, Node>;
+  tags: Map<string, string>;
+  matched: Set<Node>;
+}
+
+type Step = { ok: true; state: State } | { ok: false; reason: string; at: Node | Value | undefined; depth: number };
+
+const clone = (s: State): State => ({ values: new Map(s.values), nodes: new Map(s.nodes), tags: new Map(s.tags), matched: new Set(s.matched) });
+
+export function matchPattern(pattern: Pattern, value: Value, facts: ShapeFacts): MatchResult {
+  const r = step(pattern, value, { values: new Map(), nodes: new Map(), tags: new Map(), matched: new Set() }, facts, 0);
+  if (!r.ok) return r;
+  return { ok: true, bindings: r.state };
+}
+
+function fail(reason: string, at: Node | Value | undefined, depth: number): Step {
+  return { ok: false, reason, at, depth };
+}
+
+function deeper(a: Step, b: Step): Step {
+  if (a.ok) return a;
+  if (b.ok) return b;
+  return b.depth > a.depth ? b : a;
+}
+
+function isTransparent(n: Node): boolean {
+  if (n.is(Op.Identity)) return true;
+  if (n.is(Op.Cast)) {
+    const from = elemTypeOf(n.inputs[0]?.type);
+    return from !== undefined && from === n.intAttr('to');
+  }
+  return false;
+}
+
+function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number): Step {
+  switch (p.kind) {
+    case 'any': {
+      if (p.check) {
+        const why = p.check(v, facts);
+        if (why !== undefined) return fail(why, v, depth);
+      }
+      return bind(p.capture, v, s, depth);
+    }
+    case 'same': {
+      const bound = s.values.get(p.capture);
+      if (bound !== v) return fail(`expected the same value as ${p.capture} (${bound?.name ?? 'unbound'}), found ${v.name}`, v, depth);
+      return { ok: true, state: s };
+    }
+    case 'const': {
+      if (facts.constTensor(v) === undefined && facts.constScalar(v) === undefined) return fail(`${v.name} is not a constant`, v, depth);
+      if (p.check) {
+        const why = p.check(v, facts);
+        if (why !== undefined) return fail(why, v, depth);
+      }
+      return bind(p.capture, v, s, depth);
+    }
+    case 'pass': {
+      let cur = v;
+      let prod = cur.producer();
+      const st = clone(s);
+      while (prod !== undefined && isTransparent(prod) && prod.inputs[0] !== undefined) {
+        st.matched.add(prod);
+        cur = prod.inputs[0];
+        prod = cur.producer();
+      }
+      return step(p.inner, cur, st, facts, depth);
+    }
+    case 'skip': {
+      // Try the longest chain first would be greedy; try shortest first so that an inner
+      // pattern that itself starts with one of these ops still gets its chance.
+      let best: Step = fail('nothing matched', v, depth);
+      let cur: Value | undefined = v;
+      const st = clone(s);
+      for (let i = 0; i <= p.max && cur !== undefined; i++) {
+        const r = step(p.inner, cur, clone(st), facts, depth + i);
+        if (r.ok) return r;
+        best = deeper(best, r);
+        const prod: Node | undefined = cur.producer();
+        if (prod === undefined || !p.ops.some((o) => prod.is(o))) break;
+        st.matched.add(prod);
+        cur = prod.inputs[0];
+      }
+      return best;
+    }
+    case 'oneOf': {
+      let best: Step = fail(`no alternative of ${p.tag} matched`, v, depth);
+      for (const [name, alt] of p.alternatives) {
+        const st = clone(s);
+        st.tags.set(p.tag, name);
+        const r = step(alt, v, st, facts, depth);
+        if (r.ok) return r;
+        best = deeper(best, r);
+      }
+      return best;
+    }
+    case 'node': {
+      const n = v.producer();
+      if (n === undefined) return fail(`${v.name} is ${v.isGraphInput() ? 'a graph input' : v.isInitializer() ? 'an initializer' : 'not produced by a node'}, expected ${p.ops.map(opKey).join(' or ')}`, v, depth);
+      if (!p.ops.some((o) => n.is(o))) return fail(`${v.name} comes from ${opKey(n.op)}, expected ${p.ops.map(opKey).join(' or ')}`, n, depth);
+      if ((v.outputIndex() ?? 0) !== (p.output ?? 0)) return fail(`${v.name} is output ${v.outputIndex()} of ${n.op.opType}, expected output ${p.output ?? 0}`, n, depth);
+      const present = n.inputs.length;
+      if (present < p.inputs.length || (!p.extraInputs && n.inputs.slice(p.inputs.length).some((x) => x !== undefined))) {
+        return fail(`${n.op.opType} node ${n.name} has ${present} inputs, expected ${p.inputs.length}`, n, depth);
+      }
+      if (p.check) {
+        const why = p.check(n, facts);
+        if (why !== undefined) return fail(why, n, depth + 1);
+      }
+      const orders = p.commute && p.inputs.length === 2 ? [[0, 1], [1, 0]] : [p.inputs.map((_, i) => i)];
+      let best: Step = fail('no input order matched', n, depth);
+      for (const order of orders) {
+        let st = clone(s);
+        st.matched.add(n);
+        if (p.capture) {
+          if (st.nodes.has(p.capture) && st.nodes.get(p.capture) !== n) return fail(`capture ${p.capture} bound twice`, n, depth);
+          st.nodes.set(p.capture, n);
+          st.values.set(p.capture, v);
+        }
+        let r: Step = { ok: true, state: st };
+        for (let k = 0; k < p.inputs.length; k++) {
+          const input = n.inputs[order[k]!];
+          if (input === undefined) {
+            r = fail(`${n.op.opType} node ${n.name} lacks input ${order[k]}`, n, depth + 1);
+            break;
+          }
+          r = step(p.inputs[k]!, input, st, facts, depth + 1);
+          if (!r.ok) break;
+          st = r.state;
+        }
+        if (r.ok) return r;
+        best = deeper(best, r);
+      }
+      return best;
+    }
+  }
+}
+
+function bind(capture: string | undefined, v: Value, s: State, depth: number): Step {
+  if (capture === undefined) return { ok: true, state: s };
+  const prev = s.values.get(capture);
+  if (prev !== undefined && prev !== v) return fail(`${capture} must be the same value at both places (${prev.name} vs ${v.name})`, v, depth);
+  const st = clone(s);
+  st.values.set(capture, v);
+  return { ok: true, state: st };
+}
