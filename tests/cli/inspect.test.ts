@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, corpusModel } from '../harness/paths.js';
+
+export function ctc(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ctc (no command), --help, --version', () => {
+  it('--help says what ctc is and lists the commands', () => {
+    const r = ctc('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/compressed-tensors/);
+    expect(r.stdout).toMatch(/ctc inspect <model>/);
+  });
+  it('--version prints the package version', () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(ctc('--version').stdout.trim()).toBe(pkg.version);
+  });
+  it('no command is a usage error (exit 1)', () => {
+    const r = ctc();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Name a command/);
+  });
+  it('an unknown command is a usage error (exit 1)', () => {
+    const r = ctc('inpsect', corpusModel('bert-random-ts-eager'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Unknown argument|Did you mean/i);
+  });
+});
+
+describe('ctc inspect', () => {
+  it('prints a table of the sites', () => {
+    const r = ctc('inspect', corpusModel('llama-gqa-bytes-ts-eager'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/4 attention site\(s\)/);
+    expect(r.stdout).toMatch(/model\.model\.layers\.3\.self_attn\s+3\s+decomposed\s+self\s+6\/2\/32/);
+  });
+  it('--json prints {"sites": [...]} with the DESIGN.md fields', () => {
+    const r = ctc('inspect', corpusModel('llama-gqa-bytes-dynamo-op23'), '--json');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { sites: Record<string, unknown>[] };
+    expect(doc.sites.length).toBe(4);
+    expect(doc.sites[1]).toMatchObject({
+      name: 'model.model.layers.1.self_attn',
+      layer: 1,
+      pattern: 'onnx-attention',
+      kind: 'self',
+      numHeads: 6,
+      numKvHeads: 2,
+      headDim: 32,
+      k: { tensor: 'present.1.key', layout: 'BHSD', headAxis: 1 },
+      v: { tensor: 'present.1.value', layout: 'BHSD', headAxis: 1 },
+      cache: { pastKey: 'past_key_values.1.key', presentKey: 'present.1.key', pastValue: 'past_key_values.1.value', presentValue: 'present.1.value' },
+    });
+    expect(Object.keys(doc.sites[0]!)).toEqual(expect.arrayContaining(['q', 'k', 'v', 'cache', 'headDim']));
+  });
+  it('--explain lists every Softmax not taken, with the reason', () => {
+    const r = ctc('inspect', corpusModel('bert-random-ts-eager'), '--explain');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Every Softmax and attention op was taken/);
+  });
+  it('bad input: exit 1, the file named, no stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctc-cli-'));
+    const junk = join(dir, 'junk.onnx');
+    writeFileSync(junk, 'definitely not protobuf');
+    for (const [path, message] of [
+      [join(dir, 'missing.onnx'), /missing\.onnx: no such file/],
+      [dir, /is a folder, not a model file/],
+      [junk, /junk\.onnx: not an ONNX model/],
+    ] as const) {
+      const r = ctc('inspect', path);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const withDebug = ctc('inspect', junk, '--debug');
+    expect(withDebug.code).toBe(1);
+    expect(withDebug.stderr).toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * Generated attention blocks: every tagged variant the decomposed pattern accepts (key layout,
+ * scale placement, mask, grouped-query ratio, cache, casts, NaN guard), planted in a graph with
+ * decoys (a router, a classifier head) and optional near-miss mutations. The graphs are
+ * runnable in onnxruntime (static shapes, batch 1).
+ */
+import fc from 'fast-check';
+import { floatAttr, intAttr, intsAttr, tensorAttr } from '../../src/ir/attribute.js';
+import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
+import type { Model } from '../../src/ir/model.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import type { Value } from '../../src/ir/value.js';
+import { DataType } from '../../src/onnx/dtypes.js';
+import { Op } from '../../src/onnx/ops.js';
+
+export type KeyLayout = 'BHSD' | 'BSHD' | 'BHSD3d';
+export type ScaleAt = 'scores-mul' | 'scores-div' | 'q-mul' | 'split' | 'none';
+export type Mutation = 'none' | 'softmax-axis' | 'no-key-transpose' | 'scores-escape' | 'weights-as-key';
+
+export interface BlockSpec {
+  readonly heads: number;
+  readonly ratio: number;
+  readonly headDim: number;
+  readonly layout: KeyLayout;
+  readonly scale: ScaleAt;
+  readonly mask: 'add' | 'where' | 'none';
+  readonly cache: boolean;
+  readonly castAfterSoftmax: boolean;
+  readonly nanGuard: boolean;
+  readonly softmaxAxis: -1 | 3;
+  readonly mutation: Mutation;
+}
+
+export const HIDDEN = 8;
+export const SEQ = 3;
+export const PAST = 2;
+
+export const blockSpec: fc.Arbitrary<BlockSpec> = fc
+  .record({
+    kvHeads: fc.constantFrom(1, 2),
+    ratio: fc.constantFrom(1, 2, 4, 8),
+    headDim: fc.constantFrom(2, 4),
+    layout: fc.constantFrom<KeyLayout>('BHSD', 'BSHD', 'BHSD3d'),
+    scale: fc.constantFrom<ScaleAt>('scores-mul', 'scores-div', 'q-mul', 'split', 'none'),
+    mask: fc.constantFrom<'add' | 'where' | 'none'>('add', 'where', 'none'),
+    cache: fc.boolean(),
+    castAfterSoftmax: fc.boolean(),
+    nanGuard: fc.boolean(),
+    softmaxAxis: fc.constantFrom<-1 | 3>(-1, 3),
+  })
+  .map((r) => ({
+    heads: r.kvHeads * (r.layout === 'BSHD' ? 1 : r.ratio),
+    ratio: r.layout === 'BSHD' ? 1 : r.ratio,
+    headDim: r.headDim,
+    layout: r.layout,
+    scale: r.scale,
+    mask: r.mask,
+    cache: r.layout === 'BSHD' ? false : r.cache,
+    castAfterSoftmax: r.castAfterSoftmax,
+    nanGuard: r.nanGuard,
+    softmaxAxis: r.softmaxAxis,
+    mutation: 'none' as Mutation,
+  }));
+
+export interface Planted {
+  readonly spec: BlockSpec;
+  readonly k: string;
+  readonly v: string;
+  readonly q: string;
+  readonly present: readonly [string, string] | undefined;
+}
+
+const weights = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 1.7) * 0.5);
+
+export class AttentionGraph {
+  readonly model: Model = emptyModel({ '': 17 });
+  readonly b = new GraphBuilder(this.model);
+  readonly planted: Planted[] = [];
+  private seed = 1;
+
+  input(): Value {
+    return this.b.input('x', DataType.FLOAT, [1, SEQ, HIDDEN]);
+  }
+
+  private w(name: string, rows: number, cols: number): Value {
+    return this.b.constF32(name, [rows, cols], weights(rows * cols, this.seed++));
+  }
+  private i64(name: string, values: number[]): Value {
+    return this.b.constI64(name, [values.length], values);
+  }
+  private f(name: string, value: number): Value {
+    return this.b.constF32(name, [], [value]);
+  }
+
+  /** Plant one attention block reading `x` [1, S, HIDDEN]; returns its output [1, S, HIDDEN]. */
+  block(x: Value, spec: BlockSpec, index: number): Value {
+    const { heads: H, headDim: D, ratio } = spec;
+    const Hkv = H / ratio;
+    const b = this.b;
+    const T = spec.cache ? PAST + SEQ : SEQ;
+    const proj = (w: Value, h: number): Value => b.op(Op.Reshape, [b.op(Op.MatMul, [x, w]), this.i64(`shape_${index}`, [0, 0, h, D])]);
+    const q = b.op(Op.Transpose, [proj(this.w(`wq${index}`, HIDDEN, H * D), H)], [intsAttr('perm', [0, 2, 1, 3])]);
+    const kProj = proj(this.w(`wk${index}`, HIDDEN, Hkv * D), Hkv);
+    const vProj = proj(this.w(`wv${index}`, HIDDEN, Hkv * D), Hkv);
+    const toBhsd = (v: Value): Value => b.op(Op.Transpose, [v], [intsAttr('perm', [0, 2, 1, 3])]);
+    let kEdge = spec.layout === 'BSHD' ? kProj : toBhsd(kProj);
+    let vEdge = toBhsd(vProj);
+    let present: [string, string] | undefined;
+    if (spec.cache) {
+      const pk = b.input(`past.${index}.key`, DataType.FLOAT, [1, Hkv, PAST, D]);
+      const pv = b.input(`past.${index}.value`, DataType.FLOAT, [1, Hkv, PAST, D]);
+      kEdge = b.op(Op.Concat, [pk, kEdge], [intAttr('axis', -2)]);
+      vEdge = b.op(Op.Concat, [pv, vEdge], [intAttr('axis', -2)]);
+      b.output(kEdge, `present.${index}.key`);
+      b.output(vEdge, `present.${index}.value`);
+      present = [kEdge.name, vEdge.name];
+    }
+    const repeat = (v: Value): Value =>
+      ratio === 1
+        ? v
+        : b.op(Op.Reshape, [
+            b.op(Op.Expand, [b.op(Op.Unsqueeze, [v, this.i64(`axes_${index}`, [2])]), this.i64(`rep_${index}`, [1, 1, ratio, 1, 1])]),
+            this.i64(`gqa_${index}`, [0, H, -1, D]),
+          ]);
+    const k = repeat(kEdge);
+    const v = repeat(vEdge);
+    let kT: Value;
+    if (spec.mutation === 'no-key-transpose') kT = k;
+    else if (spec.mutation === 'weights-as-key') kT = this.b.constF32(`wkey${index}`, [1, H, D, T], weights(H * D * T, 99));
+    else if (spec.layout === 'BSHD') kT = b.op(Op.Transpose, [k], [intsAttr('perm', [0, 2, 3, 1])]);
+    else if (spec.layout === 'BHSD') kT = b.op(Op.Transpose, [k], [intsAttr('perm', [0, 1, 3, 2])]);
+    else {
+      const flat = b.op(Op.Reshape, [k, this.i64(`flat_${index}`, [-1, T, D])]);
+      const flatT = b.op(Op.Transpose, [flat], [intsAttr('perm', [0, 2, 1])]);
+      kT = b.op(Op.Reshape, [flatT, this.i64(`unflat_${index}`, [1, H, D, T])]);
+    }
+    const c = 1 / Math.sqrt(D);
+    let qs = q;
+    if (spec.scale === 'q-mul') qs = b.op(Op.Mul, [q, this.f(`c${index}`, c)]);
+    if (spec.scale === 'split') {
+      qs = b.op(Op.Mul, [q, this.f(`sq${index}`, Math.sqrt(c))]);
+      kT = b.op(Op.Mul, [kT, this.f(`sk${index}`, Math.sqrt(c))]);
+    }
+    let s = b.op(Op.MatMul, [qs, kT]);
+    const rawScores = s;
+    if (spec.scale === 'scores-mul') s = b.op(Op.Mul, [s, this.f(`c${index}`, c)]);
+    if (spec.scale === 'scores-div') s = b.op(Op.Div, [s, this.f(`d${index}`, Math.sqrt(D))]);
+    if (spec.mask === 'add') s = b.op(Op.Add, [s, this.b.constF32(`mask${index}`, [1, 1, SEQ, T], weights(SEQ * T, 5).map((z) => (z > 0.3 ? -1e4 : 0)))]);
+    if (spec.mask === 'where') {
+      const cond = b.initializer(`cond${index}`, new Tensor(`cond${index}`, DataType.BOOL, [1, 1, SEQ, T], { kind: 'raw', bytes: Uint8Array.from({ length: SEQ * T }, (_, i) => (i % 3 === 2 ? 0 : 1)) }));
+      s = b.op(Op.Where, [cond, s, this.f(`fill${index}`, -1e4)]);
+    }
+    const axis = spec.mutation === 'softmax-axis' ? 2 : spec.softmaxAxis;
+    let p = b.op(Op.Softmax, [s], [intAttr('axis', axis)]);
+    if (spec.castAfterSoftmax) p = b.op(Op.Cast, [p], [intAttr('to', DataType.FLOAT)]);
+    if (spec.nanGuard) p = b.op(Op.Where, [b.op(Op.IsNaN, [p]), this.f(`zero${index}`, 0), p]);
+    const pv = b.op(Op.MatMul, [p, v]);
+    let y = b.op(Op.Reshape, [b.op(Op.Transpose, [pv], [intsAttr('perm', [0, 2, 1, 3])]), this.i64(`merge_${index}`, [0, 0, H * D])]);
+    y = b.op(Op.MatMul, [y, this.w(`wo${index}`, H * D, HIDDEN)]);
+    if (spec.mutation === 'scores-escape') {
+      // The raw scores also feed the block's output through another path.
+      const side = b.op(Op.ReduceMax, [rawScores], [intsAttr('axes', [1, 3]), intAttr('keepdims', 0)]);
+      y = b.op(Op.Add, [y, b.op(Op.Unsqueeze, [side, this.i64(`ax_${index}`, [2])])]);
+    }
+    if (spec.mutation === 'none') this.planted.push({ spec, q: q.name, k: kEdge.name, v: vEdge.name, present });
+    return y;
+  }
+
+  /** A mixture-of-experts router: Softmax over a weight product, then a MatMul with weights. */
+  router(x: Value): Value {
+    const logits = this.b.op(Op.MatMul, [x, this.w('router', HIDDEN, 4)]);
+    const p = this.b.op(Op.Softmax, [logits], [intAttr('axis', -1)]);
+    return this.b.op(Op.Add, [x, this.b.op(Op.MatMul, [p, this.w('experts', 4, HIDDEN)])]);
+  }
+
+  /** A classifier head: Softmax of logits, as a graph output. */
+  classifier(x: Value): void {
+    const p = this.b.op(Op.Softmax, [this.b.op(Op.MatMul, [x, this.w('cls', HIDDEN, 5)])], [intAttr('axis', -1)]);
+    this.b.output(p, 'classes');
+  }
+
+  /** Elementwise noise that keeps the shape. */
+  noise(x: Value, kind: number): Value {
+    const b = this.b;
+    switch (kind % 4) {
+      case 0:
+        return b.op(Op.Relu, [x]);
+      case 1:
+        return b.op(Op.Add, [x, this.f(`n${this.seed++}`, 0.25)]);
+      case 2:
+        return b.op(Op.Mul, [x, b.op(Op.Sqrt, [b.op(Op.Abs, [x])])]);
+      default:
+        return b.op(Op.Identity, [x]);
+    }
+  }
+}
+
+/** Build a graph with the given blocks (some maybe mutated), decoys and noise between them. */
+export function buildAttentionGraph(blocks: readonly BlockSpec[], noise: readonly number[], decoys: { router: boolean; classifier: boolean }): AttentionGraph {
+  const g = new AttentionGraph();
+  let h = g.input();
+  blocks.forEach((spec, i) => {
+    h = g.noise(h, noise[i] ?? 3);
+    h = g.block(h, spec, i);
+    if (i === 0 && decoys.router) h = g.router(h);
+  });
+  if (decoys.classifier) g.classifier(h);
+  g.b.output(h, 'y');
+  return g;
+}
+
+export { floatAttr, tensorAttr };
