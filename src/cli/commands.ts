@@ -2,7 +2,10 @@
  * The command table: each command's flags and the function that runs it.
  */
 import type { Argv } from 'yargs';
+import { compileCommand } from './compile-command.js';
+import { evalCommand } from './eval-command.js';
 import { inspectCommand } from './inspect.js';
+import { rulesCommand } from './rules-command.js';
 
 export type Fail = (e: unknown) => void;
 
@@ -23,6 +26,88 @@ export function registerCommands(parser: Argv, fail: Fail): void {
     (a) => {
       try {
         inspectCommand({ model: a.model, json: a.json, explain: a.explain }, print);
+      } catch (e) {
+        fail(e);
+      }
+    },
+  );
+  parser.command(
+    'compile <model>',
+    'Quantize the attention / KV cache: calibrate per-head scales, write OUTDIR/model.onnx, quantization_config.json, scales.json',
+    (y) =>
+      y
+        .positional('model', { type: 'string', demandOption: true, describe: 'The ONNX model file (never overwritten)' })
+        .option('rules', { type: 'string', demandOption: 'name a rule set: --rules fp8-head (ctc rules lists them) or --rules FILE.json', describe: 'A built-in rule set (ctc rules) or a JSON rule file' })
+        .option('out', { alias: 'o', type: 'string', describe: 'Output folder [default: <model folder>-<rules> in the current directory]' })
+        .option('force', { type: 'boolean', default: false, describe: 'Replace an existing OUTDIR/model.onnx' })
+        .option('calib', { type: 'string', array: true, describe: 'Calibration data: a folder of test_data_set_N folders, or one set (repeatable) [default: beside the model]' })
+        .option('calib-sets', { type: 'string', describe: 'Which sets, by number: 0-7, 3, 0-3,8' })
+        .option('calib-random', { type: 'number', describe: 'Calibrate on N random input sets (a smoke test: random data is no calibration)' })
+        .option('dim', { type: 'string', array: true, describe: 'A dynamic dimension for --calib-random: NAME=N (repeatable)' })
+        .option('observer', { type: 'string', choices: ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'], describe: "Override the rule set's observer" })
+        .option('ep', { type: 'string', default: 'cpu', describe: 'Execution providers: cpu, cuda, or cuda,cpu (fall back with a warning)' })
+        .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: all cores]' })
+        .option('stats', { type: 'string', array: true, describe: 'Compile from saved statistics files (merged exactly) without running the model' })
+        .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+        .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
+        .example('ctc compile model.onnx --rules int4-kv-head --calib-sets 0-7 --save-stats a.json', 'Calibrate on sets 0-7 and keep the statistics'),
+    async (a) => {
+      try {
+        await compileCommand(
+          {
+            model: a.model,
+            rules: a.rules,
+            out: a.out,
+            force: a.force,
+            calib: a.calib,
+            calibSets: a['calib-sets'],
+            calibRandom: a['calib-random'],
+            dim: a.dim,
+            observer: a.observer,
+            ep: a.ep,
+            threads: a.threads,
+            stats: a.stats,
+            saveStats: a['save-stats'],
+            json: a.json,
+            quiet: a.quiet,
+          },
+          print,
+        );
+      } catch (e) {
+        fail(e);
+      }
+    },
+  );
+  parser.command(
+    'eval <reference> <candidate>',
+    'Run two models on the same data: per-output differences; for causal LMs, perplexity, KL divergence, top-1 agreement',
+    (y) =>
+      y
+        .positional('reference', { type: 'string', demandOption: true, describe: 'The reference (float) model' })
+        .positional('candidate', { type: 'string', demandOption: true, describe: 'The model to compare (e.g. OUTDIR/model.onnx)' })
+        .option('data', { type: 'string', array: true, describe: 'Data: folders of test_data_set_N [default: beside the reference]' })
+        .option('sets', { type: 'string', describe: 'Which sets, by number: 8-15' })
+        .option('ep', { type: 'string', default: 'cpu', describe: 'Execution providers: cpu, cuda, cuda,cpu' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+        .example('ctc eval corpus/llama-gqa-bytes-ts-eager/model.onnx out/model.onnx --sets 8-15', 'Perplexity of both on sets 8-15'),
+    async (a) => {
+      try {
+        await evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet }, print);
+      } catch (e) {
+        fail(e);
+      }
+    },
+  );
+  parser.command(
+    'rules [name]',
+    'List the built-in rule sets, or show one',
+    (y) => y.positional('name', { type: 'string', describe: 'A rule set name or file' }),
+    (a) => {
+      try {
+        rulesCommand(a.name, print);
       } catch (e) {
         fail(e);
       }

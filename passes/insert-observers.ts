@@ -1,0 +1,61 @@
+/**
+ * The calibration graph: the rewrite with observers instead of QDQ. For every quantized tensor
+ * it reduces, inside the graph, to one statistic per head and exposes it as an extra graph
+ * output, so only H numbers per edge leave onnxruntime per batch:
+ *
+ *   x [B, H, S, D] ─ ReduceMin / ReduceMax (all axes but the head axis) ─▶ min [H], max [H]
+ *
+ * Min and max (not just |x|'s max) because compressed-tensors' moving-average observer averages
+ * them separately. The mse observer searches clip ratios on the values themselves, so for it the
+ * tensor is exposed as well. Packed [B, S, H·D] tensors are first reshaped to [B, S, H, D]. The
+ * model's opset is kept.
+ */
+import { intAttr, intsAttr } from '../src/ir/attribute.js';
+import { GraphBuilder } from '../src/ir/builder.js';
+import type { Model } from '../src/ir/model.js';
+import type { Value } from '../src/ir/value.js';
+import { Op } from '../src/onnx/ops.js';
+import type { QuantEdge } from '../src/quant/edges.js';
+
+export type Statistic = 'min' | 'max' | 'values';
+
+/** One observer output: which edge, which of its tensors, which statistic. */
+export interface Observer {
+  readonly output: string;
+  readonly edge: number;
+  readonly tensor: number;
+  readonly stat: Statistic;
+}
+
+export function insertObservers(model: Model, edges: readonly QuantEdge[]): Observer[] {
+  const b = new GraphBuilder(model);
+  const opset = model.opsetVersion('') ?? 13;
+  const observers: Observer[] = [];
+  const reduce = (op: typeof Op.ReduceMax, x: Value, axes: number[], name: string): Value =>
+    opset >= 18
+      ? b.op(op, [x, b.constI64(`${name}/axes`, [axes.length], axes)], [intAttr('keepdims', 0)], name)
+      : b.op(op, [x], [intsAttr('axes', axes), intAttr('keepdims', 0)], name);
+  edges.forEach((e, ei) => {
+    e.tensors.forEach((t, ti) => {
+      const base = `ctc.observe/${e.site}/${e.role}${ti === 0 ? '' : '_past'}`;
+      let x = t.value;
+      let headAxis = t.headAxis;
+      if (t.layout === 'BSE') {
+        x = b.op(Op.Reshape, [x, b.constI64(`${base}/shape`, [4], [0, 0, e.heads, e.headDim])], [], `${base}/Reshape`);
+        headAxis = 2;
+      }
+      const axes = [0, 1, 2, 3].filter((a) => a !== headAxis);
+      for (const stat of ['min', 'max'] as const) {
+        const out = reduce(stat === 'min' ? Op.ReduceMin : Op.ReduceMax, x, axes, `${base}/${stat}`);
+        b.output(out);
+        observers.push({ output: out.name, edge: ei, tensor: ti, stat });
+      }
+      if (e.args.observer === 'mse') {
+        // [B, H, S, D] or [B, S, H, D] values, reduced per head in JS.
+        if (!model.graph.outputs.includes(x)) b.output(x);
+        observers.push({ output: x.name, edge: ei, tensor: ti, stat: 'values' });
+      }
+    });
+  });
+  return observers;
+}

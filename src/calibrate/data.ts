@@ -1,0 +1,158 @@
+/**
+ * Calibration and evaluation data in the ONNX test-data layout: `test_data_set_N/input_K.pb`
+ * (TensorProto, inputs in graph order). Sets are found beside the model or in `--calib` /
+ * `--data` folders, selected by number (`0-7`, `3`, `0-3,8`), and checked against the graph's
+ * inputs before anything runs. Random inputs can be drawn from the declared types and shapes.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CalibrationError, UsageError } from '../errors.js';
+import type { Model } from '../ir/model.js';
+import { Tensor } from '../ir/tensor.js';
+import { shapeOf } from '../ir/types.js';
+import type { Value } from '../ir/value.js';
+import { DataType, dataTypeInfo } from '../onnx/dtypes.js';
+import { decodeTensorFile } from '../onnx/serde.js';
+
+export interface DataSet {
+  /** A stable key: the set folder's name, with its parent when sets come from several folders. */
+  readonly key: string;
+  readonly dir: string;
+  readonly number: number | undefined;
+  /** Reads and checks the inputs (lazily: a set is read when it runs). */
+  load(): Map<string, Tensor>;
+}
+
+/** "0-7", "3", "0-3,8" -> the set numbers. */
+export function parseSetRange(text: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(part);
+    if (!m) throw new UsageError(`"${text}" is not a set range; write e.g. 0-7, 3 or 0-3,8`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new UsageError(`set range ${part} runs backwards`);
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return out;
+}
+
+const setNumber = (dir: string): number | undefined => {
+  const m = /^test_data_set_(\d+)$/.exec(basename(dir));
+  return m ? Number(m[1]) : undefined;
+};
+
+/** The set folders under `roots` (a root may itself be a set), in natural order. */
+export function findSetDirs(roots: readonly string[], selected: Set<number> | undefined): string[] {
+  const dirs: string[] = [];
+  for (const root of roots) {
+    if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`${root}: no such data folder`);
+    if (existsSync(join(root, 'input_0.pb'))) {
+      dirs.push(resolve(root));
+      continue;
+    }
+    const sets = readdirSync(root)
+      .filter((d) => /^test_data_set_\d+$/.test(d))
+      .sort((a, b) => setNumber(a)! - setNumber(b)!)
+      .map((d) => resolve(join(root, d)));
+    if (sets.length === 0) throw new UsageError(`${root}: no test_data_set_N folders (nor input_0.pb) in it`);
+    dirs.push(...sets);
+  }
+  const chosen = selected === undefined ? dirs : dirs.filter((d) => selected.has(setNumber(d) ?? -1));
+  if (selected !== undefined) {
+    const found = new Set(chosen.map((d) => setNumber(d)));
+    const missing = [...selected].filter((n) => !found.has(n));
+    if (missing.length > 0) throw new UsageError(`sets ${missing.join(', ')} are not in ${roots.join(', ')} (found ${dirs.map((d) => setNumber(d)).join(', ')})`);
+  }
+  if (chosen.length === 0) throw new UsageError(`no data sets selected in ${roots.join(', ')}`);
+  return chosen;
+}
+
+/** Graph inputs that need data (initializers with defaults do not). */
+export function dataInputs(model: Model): Value[] {
+  return model.graph.inputs.filter((v) => v.initializer === undefined);
+}
+
+function describe(t: { dataType: number; dims: readonly (number | string | undefined)[] }): string {
+  return `${dataTypeInfo(t.dataType).name}[${t.dims.map((d) => d ?? '?').join(', ')}]`;
+}
+
+/** Check one set's tensors against the graph inputs; the error names the set, input and expectation. */
+export function checkInputs(model: Model, set: string, tensors: readonly Tensor[]): Map<string, Tensor> {
+  const inputs = dataInputs(model);
+  if (tensors.length < inputs.length) {
+    throw new CalibrationError(`${set}: has ${tensors.length} input file(s), but the model takes ${inputs.length}: missing input_${tensors.length}.pb for "${inputs[tensors.length]!.name}"`);
+  }
+  const feeds = new Map<string, Tensor>();
+  inputs.forEach((v, i) => {
+    const t = tensors[i]!;
+    const type = v.type?.kind === 'tensor' ? v.type : undefined;
+    const shape = shapeOf(v.type);
+    const expected = type ? describe({ dataType: type.elemType, dims: shape ?? [] }) : 'a tensor';
+    const wrongType = type !== undefined && type.elemType !== t.dataType;
+    const wrongRank = shape !== undefined && shape.length !== t.dims.length;
+    const wrongDim = !wrongRank && shape !== undefined && shape.some((d, k) => typeof d === 'number' && d !== t.dims[k]);
+    if (wrongType || wrongRank || wrongDim) {
+      throw new CalibrationError(`${set}: input_${i}.pb is ${describe(t)}, but the model's input "${v.name}" expects ${expected}`);
+    }
+    feeds.set(v.name, t);
+  });
+  return feeds;
+}
+
+export function testDataSets(model: Model, modelPath: string, roots: readonly string[], range: string | undefined): DataSet[] {
+  const rootDirs = roots.length > 0 ? roots : [dirname(resolve(modelPath))];
+  const selected = range === undefined ? undefined : parseSetRange(range);
+  const dirs = findSetDirs(rootDirs, selected);
+  const several = rootDirs.length > 1;
+  return dirs.map((dir) => ({
+    key: several ? `${basename(dirname(dir))}/${basename(dir)}` : basename(dir),
+    dir,
+    number: setNumber(dir),
+    load: () => {
+      const tensors: Tensor[] = [];
+      for (let i = 0; existsSync(join(dir, `input_${i}.pb`)); i++) {
+        const f = join(dir, `input_${i}.pb`);
+        tensors.push(decodeTensorFile(readFileSync(f), f));
+      }
+      return checkInputs(model, dir, tensors);
+    },
+  }));
+}
+
+/** Random inputs from declared types and shapes; dynamic dims come from `dims` (name=value). */
+export function randomSets(model: Model, count: number, dims: ReadonlyMap<string, number>, seed = 1): DataSet[] {
+  const inputs = dataInputs(model);
+  const shapes = inputs.map((v) => {
+    const shape = shapeOf(v.type);
+    if (shape === undefined) throw new UsageError(`input "${v.name}" has no declared shape: random data needs one`);
+    return shape.map((d) => {
+      if (typeof d === 'number') return d;
+      const given = d === undefined ? undefined : dims.get(d);
+      if (given === undefined) throw new UsageError(`input "${v.name}" has a dynamic dimension${d ? ` "${d}"` : ''}: give its size with --dim ${d ?? 'NAME'}=N`);
+      return given;
+    });
+  });
+  return Array.from({ length: count }, (_, k) => ({
+    key: `random_${k}`,
+    dir: '(random)',
+    number: k,
+    load: () => {
+      let s = (seed * 2654435761 + k * 40503) >>> 0;
+      const rand = (): number => {
+        s = (s * 1664525 + 1013904223) >>> 0;
+        return s / 2 ** 32;
+      };
+      const feeds = new Map<string, Tensor>();
+      inputs.forEach((v, i) => {
+        const elem = v.type?.kind === 'tensor' ? v.type.elemType : DataType.FLOAT;
+        const dimsOf = shapes[i]!;
+        const n = dimsOf.reduce((a, b) => a * b, 1);
+        const isInt = elem === DataType.INT64 || elem === DataType.INT32;
+        const values = Array.from({ length: n }, () => (isInt ? Math.floor(rand() * 10) : rand() * 2 - 1));
+        feeds.set(v.name, elem === DataType.INT64 ? Tensor.fromInt64(v.name, dimsOf, values) : Tensor.fromFloat32(v.name, elem as DataType, dimsOf, values));
+      });
+      return feeds;
+    },
+  }));
+}

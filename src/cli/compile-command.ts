@@ -1,0 +1,101 @@
+/**
+ * `ctc compile MODEL --rules NAME|FILE ...`: flags to options, the summary table or --json.
+ */
+import { basename, dirname, resolve } from 'node:path';
+import { compile, compileResultJson } from '../compile.js';
+import type { CompileResult } from '../compile.js';
+import type { ExecutionProvider } from '../calibrate/ort.js';
+import { UsageError } from '../errors.js';
+import { makeProgress } from './progress.js';
+import { table } from './table.js';
+
+export interface CompileFlags {
+  readonly model: string;
+  readonly rules: string;
+  readonly out?: string | undefined;
+  readonly force: boolean;
+  readonly calib?: string[] | undefined;
+  readonly calibSets?: string | undefined;
+  readonly calibRandom?: number | undefined;
+  readonly dim?: string[] | undefined;
+  readonly observer?: string | undefined;
+  readonly ep: string;
+  readonly threads?: number | undefined;
+  readonly stats?: string[] | undefined;
+  readonly saveStats?: string | undefined;
+  readonly json: boolean;
+  readonly quiet: boolean;
+}
+
+export function parseProviders(ep: string): ExecutionProvider[] {
+  const list = ep.split(',').map((s) => s.trim().toLowerCase());
+  for (const p of list) if (p !== 'cpu' && p !== 'cuda') throw new UsageError(`--ep ${ep}: execution providers are cpu and cuda (e.g. --ep cuda,cpu to fall back)`);
+  return list as ExecutionProvider[];
+}
+
+function parseDims(dims: readonly string[] | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const d of dims ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(d);
+    if (!m) throw new UsageError(`--dim ${d}: write NAME=N, e.g. --dim batch=1`);
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+/** Default output folder: <model folder name>-<rules> in the current directory. */
+export function defaultOutDir(model: string, rules: string): string {
+  const stem = basename(dirname(resolve(model)));
+  return `${stem}-${basename(rules).replace(/\.json$/, '')}`;
+}
+
+export async function compileCommand(f: CompileFlags, out: (s: string) => void): Promise<void> {
+  if (f.stats && (f.calib || f.calibSets || f.calibRandom !== undefined)) throw new UsageError('--stats compiles from saved statistics: it cannot be combined with --calib, --calib-sets or --calib-random');
+  const warn = (m: string): void => {
+    process.stderr.write(`ctc: warning: ${m}\n`);
+  };
+  const result = await compile({
+    model: f.model,
+    rules: f.rules,
+    outDir: f.out ?? defaultOutDir(f.model, f.rules),
+    force: f.force,
+    ...(f.calib ? { calib: f.calib } : {}),
+    ...(f.calibSets ? { calibSets: f.calibSets } : {}),
+    ...(f.calibRandom !== undefined ? { calibRandom: f.calibRandom } : {}),
+    dims: parseDims(f.dim),
+    ...(f.observer ? { observer: f.observer } : {}),
+    providers: parseProviders(f.ep),
+    ...(f.threads ? { threads: f.threads } : {}),
+    ...(f.stats ? { stats: f.stats } : {}),
+    ...(f.saveStats ? { saveStats: f.saveStats } : {}),
+    progress: makeProgress({ quiet: f.quiet || f.json }),
+    warn,
+  });
+  out(f.json ? JSON.stringify(compileResultJson(result), null, 2) : summary(result));
+}
+
+const fmt = (x: number): string => x.toPrecision(4);
+
+export function summary(r: CompileResult): string {
+  const byLayer = new Map<number, Map<string, [number, number]>>();
+  for (const e of r.edges) {
+    const roles = byLayer.get(e.layer) ?? new Map<string, [number, number]>();
+    const prev = roles.get(e.role);
+    roles.set(e.role, prev ? [Math.min(prev[0], e.scaleMin), Math.max(prev[1], e.scaleMax)] : [e.scaleMin, e.scaleMax]);
+    byLayer.set(e.layer, roles);
+  }
+  const rows = [...byLayer].map(([layer, roles]) => [String(layer), ...['q', 'k', 'v'].map((role) => (roles.has(role) ? `${fmt(roles.get(role)![0])} .. ${fmt(roles.get(role)![1])}` : '-'))]);
+  const lines = [
+    `rules ${r.rules}: ${r.quantizedSites} of ${r.sites} attention site(s) quantized, ${r.edges.length} edges, ${r.qdqPairs} QDQ pairs`,
+    r.calibrationSeconds > 0 ? `calibration: ${r.calibrationSets} set(s) in ${r.calibrationSeconds.toFixed(2)} s` : `statistics: ${r.calibrationSets} set(s) from saved files`,
+    '',
+    table(['layer', 'q scale', 'k scale', 'v scale'], rows),
+    '',
+  ];
+  if (r.output) {
+    lines.push(`wrote ${r.output.dir}/: ${r.output.files.join(', ')}`);
+    for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) placed by ${x.method}`);
+  }
+  if (r.statsSaved) lines.push(`statistics saved to ${r.statsSaved}`);
+  return lines.join('\n');
+}

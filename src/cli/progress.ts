@@ -1,0 +1,43 @@
+/**
+ * Progress on stderr: a bar on a terminal (done/total, rate, time left), plain lines otherwise,
+ * nothing with --quiet.
+ */
+import type { Progress } from '../calibrate/run.js';
+
+export function makeProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream }): Progress {
+  const out = opts.stream ?? process.stderr;
+  if (opts.quiet) return { start: () => {}, tick: () => {}, done: () => {} };
+  let total = 0;
+  let done = 0;
+  let what = '';
+  let t0 = 0;
+  const tty = out.isTTY === true;
+  const render = (label: string): void => {
+    const elapsed = (Date.now() - t0) / 1000;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const left = rate > 0 ? (total - done) / rate : 0;
+    if (tty) {
+      const width = 24;
+      const filled = Math.round((done / Math.max(total, 1)) * width);
+      out.write(`\r${what} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} sets  ${rate.toFixed(1)} sets/s  ${left.toFixed(0)}s left  `);
+    } else {
+      out.write(`${what}: ${done}/${total} (${label}) ${rate.toFixed(1)} sets/s, ${left.toFixed(0)}s left\n`);
+    }
+  };
+  return {
+    start(n, w) {
+      total = n;
+      done = 0;
+      what = w;
+      t0 = Date.now();
+      if (tty) render('');
+    },
+    tick(label) {
+      done++;
+      render(label);
+    },
+    done() {
+      if (tty) out.write('\n');
+    },
+  };
+}

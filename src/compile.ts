@@ -1,0 +1,187 @@
+/**
+ * `ctc compile`: the whole pipeline, in order.
+ *
+ *   load ─▶ find sites ─▶ plan the rule set ─▶ statistics (calibrate on a copy with observers,
+ *   or merge --stats files) ─▶ scales ─▶ QDQ on the model ─▶ write model.onnx,
+ *   quantization_config.json, scales.json (all or nothing)
+ *
+ * Everything run-scoped lives in the options and locals of one call: no module state.
+ */
+import { performance } from 'node:perf_hooks';
+import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
+import { insertQdq } from '../passes/insert-qdq.js';
+import { findSites } from './attention/find-sites.js';
+import type { Site } from './attention/site.js';
+import { testDataSets, randomSets } from './calibrate/data.js';
+import type { DataSet } from './calibrate/data.js';
+import { reduceObserver } from './calibrate/observers.js';
+import type { ExecutionProvider } from './calibrate/ort.js';
+import { calibrate, fileSha256 } from './calibrate/run.js';
+import type { Progress } from './calibrate/run.js';
+import type { Stats } from './calibrate/stats.js';
+import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
+import { quantizationConfig, sortKeys } from './emit/config.js';
+import { checkOutputDir, writeOutputs } from './emit/output.js';
+import type { WrittenOutput } from './emit/output.js';
+import { scalesJson } from './emit/scales.js';
+import { CtcError, UsageError } from './errors.js';
+import type { Model } from './ir/model.js';
+import { loadModel, writeFileAtomic } from './onnx/model-file.js';
+import type { QuantEdge } from './quant/edges.js';
+import { quantEdges } from './quant/edges.js';
+import { computeQParams } from './quant/qparams.js';
+import type { QParams } from './quant/qparams.js';
+import { loadRuleSet } from './rules/load.js';
+import type { RuleSet } from './rules/schema.js';
+import { planSites } from './rules/targets.js';
+import type { SitePlan } from './rules/targets.js';
+
+export interface CompileOptions {
+  readonly model: string;
+  readonly rules: string;
+  readonly outDir: string;
+  readonly force?: boolean;
+  readonly calib?: readonly string[];
+  readonly calibSets?: string;
+  readonly calibRandom?: number;
+  readonly dims?: ReadonlyMap<string, number>;
+  readonly observer?: string;
+  readonly providers?: readonly ExecutionProvider[];
+  readonly threads?: number;
+  readonly stats?: readonly string[];
+  readonly saveStats?: string;
+  readonly progress: Progress;
+  readonly warn: (m: string) => void;
+}
+
+export interface EdgeSummary {
+  readonly site: string;
+  readonly layer: number;
+  readonly role: string;
+  readonly strategy: string;
+  readonly scaleMin: number;
+  readonly scaleMax: number;
+}
+
+export interface CompileResult {
+  readonly sites: number;
+  readonly quantizedSites: number;
+  readonly edges: EdgeSummary[];
+  readonly qdqPairs: number;
+  readonly calibrationSeconds: number;
+  readonly calibrationSets: number;
+  readonly output: WrittenOutput | undefined;
+  readonly rules: string;
+  readonly statsSaved: string | undefined;
+}
+
+/** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
+function plan(model: Model, rules: RuleSet, modelPath: string): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[] } {
+  const { sites, rejected } = findSites(model, ATTENTION_PATTERNS);
+  if (sites.length === 0) {
+    const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`).join('\n');
+    throw new CtcError(`${modelPath}: no attention site found, so there is nothing to quantize; nothing was written. \`ctc inspect --explain\` shows:\n${why}`);
+  }
+  const plans = planSites(rules, sites);
+  if (plans.length === 0) {
+    throw new CtcError(
+      `${rules.source}: the rule set "${rules.name}" matches none of the ${sites.length} attention site(s) of ${modelPath} (${sites.map((s) => s.name).join(', ')})` +
+        `${rules.kvCacheScheme && sites.every((s) => s.cache === null) ? '; its kv_cache_scheme applies only to attention with a KV cache, and these have none' : ''}; nothing was written`,
+    );
+  }
+  return { sites, plans, edges: quantEdges(plans) };
+}
+
+function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
+  if (observer === undefined) return rules;
+  const names = ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'];
+  if (!names.includes(observer)) throw new UsageError(`--observer ${observer}: one of ${names.join(', ')}`);
+  const set = <T extends { observer: string }>(a: T): T => ({ ...a, observer });
+  return {
+    ...rules,
+    configGroups: Object.fromEntries(Object.entries(rules.configGroups).map(([k, g]) => [k, { ...g, input_activations: set(g.input_activations) }])),
+    kvCacheScheme: rules.kvCacheScheme ? set(rules.kvCacheScheme) : null,
+  } as RuleSet;
+}
+
+export async function compile(opts: CompileOptions): Promise<CompileResult> {
+  const rules = withObserver(loadRuleSet(opts.rules), opts.observer);
+  for (const w of rules.warnings) opts.warn(w);
+  checkOutputDir(opts.outDir, opts.model, opts.force ?? false);
+
+  const model = loadModel(opts.model);
+  const { sites, plans, edges } = plan(model, rules, opts.model);
+
+  // Statistics: merged from files, or observed now on a second copy of the model.
+  let stats: Stats;
+  let calibrationSeconds = 0;
+  let sets = 0;
+  if (opts.stats !== undefined && opts.stats.length > 0) {
+    stats = mergeStats(opts.stats.map(readStats), opts.stats);
+    const sha = fileSha256(opts.model);
+    if (stats.model !== sha) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
+    if (JSON.stringify(stats.edges) !== JSON.stringify(edgeKeys(edges))) {
+      throw new CtcError(`${opts.stats[0]}: these statistics cover other edges than rule set "${rules.name}" quantizes on ${opts.model}`);
+    }
+    sets = stats.batches.length;
+  } else {
+    let data: DataSet[];
+    if (opts.calibRandom !== undefined) {
+      opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
+      data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
+    } else data = testDataSets(model, opts.model, opts.calib ?? [], opts.calibSets);
+    const copy = loadModel(opts.model);
+    const again = plan(copy, rules, opts.model);
+    const t0 = performance.now();
+    stats = await calibrate({
+      modelPath: opts.model,
+      model: copy,
+      edges: again.edges,
+      sets: data,
+      providers: opts.providers ?? ['cpu'],
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      progress: opts.progress,
+      warn: opts.warn,
+    });
+    calibrationSeconds = (performance.now() - t0) / 1000;
+    sets = data.length;
+  }
+  if (opts.saveStats !== undefined) writeFileAtomic(opts.saveStats, [Buffer.from(statsToJson(stats), 'utf8')]);
+
+  const qparams: QParams[] = edges.map((e, i) => {
+    const r = reduceObserver(stats.batches, i, e.args);
+    return computeQParams(r.min, r.max, e.args);
+  });
+  const rewrite = insertQdq(
+    model,
+    edges.map((edge, i) => ({ edge, qparams: qparams[i]! })),
+  );
+
+  const groupSites = new Set(plans.filter((p) => p.group !== undefined).map((p) => p.site.name));
+  const output = writeOutputs(opts.outDir, model, {
+    'quantization_config.json': `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
+    'scales.json': `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
+  });
+  return {
+    sites: sites.length,
+    quantizedSites: plans.length,
+    edges: edges.map((e, i) => ({
+      site: e.site,
+      layer: e.layer,
+      role: e.role,
+      strategy: e.args.strategy,
+      scaleMin: Math.min(...qparams[i]!.scale),
+      scaleMax: Math.max(...qparams[i]!.scale),
+    })),
+    qdqPairs: rewrite.inserted,
+    calibrationSeconds,
+    calibrationSets: sets,
+    output,
+    rules: rules.name,
+    statsSaved: opts.saveStats,
+  };
+}
+
+export function compileResultJson(r: CompileResult): unknown {
+  return sortKeys({ ...r, output: r.output ? { dir: r.output.dir, files: r.output.files, external: r.output.external } : null });
+}

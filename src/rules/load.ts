@@ -1,0 +1,48 @@
+/**
+ * Rule sets by name (the built-in files in rules/) or from a user's file.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { RuleError } from '../errors.js';
+import { parseRuleSet } from './schema.js';
+import type { RuleSet } from './schema.js';
+
+/** rules/ in the package (this file is dist/src/rules/load.js or src/rules/load.ts). */
+function builtinDir(): string {
+  for (const up of ['../../../rules', '../../rules']) {
+    const dir = new URL(up, import.meta.url).pathname;
+    if (existsSync(join(dir, 'fp8-head.json'))) return dir;
+  }
+  throw new Error('the built-in rules/ folder is missing from the package');
+}
+
+export function builtinRuleNames(): string[] {
+  return readdirSync(builtinDir())
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+export function builtinRuleFile(name: string): string {
+  return join(builtinDir(), `${name}.json`);
+}
+
+/** A built-in name, or a path to a JSON rule file. */
+export function loadRuleSet(nameOrFile: string): RuleSet {
+  const builtins = builtinRuleNames();
+  const isBuiltin = builtins.includes(nameOrFile);
+  const file = isBuiltin ? builtinRuleFile(nameOrFile) : nameOrFile;
+  if (!isBuiltin && !existsSync(file)) {
+    const near = builtins.filter((b) => b.startsWith(nameOrFile.split('-')[0] ?? '') || nameOrFile.includes(b));
+    throw new RuleError(
+      `no built-in rule set or file named "${nameOrFile}". Built-in: ${builtins.join(', ')}${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RuleError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseRuleSet(json, isBuiltin ? nameOrFile : basename(file).replace(/\.json$/, ''), file);
+}

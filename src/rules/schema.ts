@@ -1,0 +1,163 @@
+/**
+ * The rule-file schema: compressed-tensors' recipe shape (config_groups of QuantizationScheme,
+ * kv_cache_scheme, ignore), validated with zod, then checked against what attention and the KV
+ * cache can take. Messages use compressed-tensors' own wording where it has one, and always
+ * name the file and the key.
+ */
+import { z } from 'zod';
+import { RuleError } from '../errors.js';
+import type { ObserverName, QuantizationArgs, Strategy } from '../quant/args.js';
+
+const STRATEGIES = ['tensor', 'channel', 'group', 'block', 'token', 'tensor_group', 'attn_head'] as const;
+const OBSERVERS = ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'] as const;
+
+const lower = (values: readonly string[]) =>
+  z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(values as [string, ...string[]]));
+
+const argsSchema = z.strictObject({
+  num_bits: z.number().int().positive().default(8),
+  type: lower(['int', 'float']).default('int'),
+  symmetric: z.boolean().default(true),
+  group_size: z.number().int().nullable().default(null),
+  strategy: lower(STRATEGIES).nullable().default(null),
+  block_structure: z.union([z.array(z.number().int()), z.string()]).nullable().default(null),
+  dynamic: z.union([z.boolean(), z.literal('local')]).default(false),
+  actorder: z.union([z.string(), z.boolean()]).nullable().default(null),
+  scale_dtype: z.string().nullable().default(null),
+  zp_dtype: z.string().nullable().default(null),
+  observer: z.string().nullable().default(null),
+  observer_kwargs: z.record(z.string(), z.number()).default({}),
+});
+
+const schemeSchema = z.strictObject({
+  targets: z.array(z.string()).min(1),
+  weights: argsSchema.nullable().default(null),
+  input_activations: argsSchema.nullable().default(null),
+  output_activations: argsSchema.nullable().default(null),
+  format: z.string().nullable().default(null),
+});
+
+export const ruleFileSchema = z.strictObject({
+  $comment: z.string().optional(),
+  description: z.string().default(''),
+  config_groups: z.record(z.string(), schemeSchema).default({}),
+  kv_cache_scheme: argsSchema.nullable().default(null),
+  ignore: z.array(z.string()).default([]),
+});
+
+export interface QuantizationScheme {
+  readonly targets: readonly string[];
+  readonly input_activations: QuantizationArgs;
+  readonly format: 'dense';
+}
+
+export interface RuleSet {
+  readonly name: string;
+  readonly source: string;
+  readonly description: string;
+  readonly configGroups: Readonly<Record<string, QuantizationScheme>>;
+  readonly kvCacheScheme: QuantizationArgs | null;
+  readonly ignore: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+type RawArgs = z.infer<typeof argsSchema>;
+
+const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * compressed-tensors' QuantizationArgs validation (validate_model_after) plus the rules for
+ * attention and the KV cache; returns the normalized args or throws with the key path.
+ */
+function checkArgs(raw: RawArgs, where: string, fail: (path: string, msg: string) => never, warn: (m: string) => void): QuantizationArgs {
+  let strategy = raw.strategy as Strategy | null;
+  const gs = raw.group_size;
+  if (strategy === null) {
+    if (gs === null) strategy = 'tensor';
+    else if (gs > 0) strategy = 'group';
+    else if (gs === -1) strategy = 'channel';
+    else fail(`${where}.group_size`, `Invalid group size ${gs}. Use group_size > 0 for strategy='group' and group_size = -1 for 'channel'`);
+  }
+  if (strategy === 'token' && !raw.dynamic) fail(`${where}.strategy`, 'Cannot perform static token quantization, please use `dynamic=True`');
+  if ((strategy === 'group' || strategy === 'tensor_group') && !(gs !== null && gs > 0)) {
+    fail(`${where}.group_size`, `strategy ${strategy} requires group_size to be set to a positive value`);
+  }
+  if (gs !== null && gs > 0 && strategy !== 'group' && strategy !== 'tensor_group') fail(`${where}.group_size`, "group_size requires strategy to be set to 'group'");
+  if ((strategy === 'block') !== (raw.block_structure !== null)) fail(`${where}.block_structure`, 'block strategy and block_structure go together');
+  if (raw.dynamic !== false && !['token', 'tensor', 'tensor_group', 'group'].includes(strategy!)) {
+    fail(`${where}.dynamic`, `One of (token, tensor, tensor_group, group) must be used for dynamic quant.`);
+  }
+  if (raw.dynamic === 'local' && strategy !== 'tensor_group') fail(`${where}.dynamic`, 'local is only supported for strategy tensor_group');
+  // Attention and the KV cache: static per-tensor or per-head only.
+  if (strategy !== 'tensor' && strategy !== 'attn_head') fail(`${where}.strategy`, `${cap(strategy!)} quantization cannot be applied to attention`);
+  if (raw.dynamic !== false) fail(`${where}.dynamic`, 'attention and KV-cache scales are calibrated (static); dynamic quantization cannot be applied to attention in ONNX QDQ');
+  if (raw.type === 'float' && raw.num_bits !== 8) {
+    fail(`${where}.num_bits`, raw.num_bits === 4 ? 'float4 (e2m1) attention is not supported: onnxruntime has no float4 QuantizeLinear kernel' : `float quantization needs num_bits 8 (float8 e4m3), got ${raw.num_bits}`);
+  }
+  if (raw.type === 'int' && ![2, 4, 8, 16].includes(raw.num_bits)) fail(`${where}.num_bits`, `integer quantization takes num_bits 2, 4, 8 or 16, got ${raw.num_bits}`);
+  if (raw.type === 'float' && !raw.symmetric) fail(`${where}.symmetric`, 'asymmetric float quantization is not supported');
+  if (raw.actorder !== null && raw.actorder !== false) fail(`${where}.actorder`, 'actorder applies to weights, not to attention activations');
+  const observer = (raw.observer ?? 'static_minmax') as ObserverName;
+  if (!(OBSERVERS as readonly string[]).includes(observer)) fail(`${where}.observer`, `unknown observer "${raw.observer}"; one of ${OBSERVERS.join(', ')}`);
+  if (!raw.symmetric) warn(`${where}: vLLM does not support asymmetric kv cache quantization`);
+  return {
+    num_bits: raw.num_bits,
+    type: raw.type as 'int' | 'float',
+    symmetric: raw.symmetric,
+    group_size: gs,
+    strategy: strategy!,
+    block_structure: null,
+    dynamic: false,
+    actorder: null,
+    scale_dtype: raw.scale_dtype,
+    zp_dtype: raw.symmetric ? null : 'torch.int8',
+    observer,
+    observer_kwargs: raw.observer_kwargs,
+  };
+}
+
+/** Validate parsed JSON as a rule set; `file` names the source in every message. */
+export function parseRuleSet(json: unknown, name: string, file: string): RuleSet {
+  const fail = (path: string, msg: string): never => {
+    throw new RuleError(`${file}: ${path}: ${msg}`);
+  };
+  const parsed = ruleFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String).join('.') || '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.join(', ');
+      fail(path === '(top level)' ? keys : `${path}.${keys}`, 'Extra inputs are not permitted');
+    }
+    fail(path, issue.message);
+  }
+  const r = parsed.data!;
+  const warnings: string[] = [];
+  const groups: Record<string, QuantizationScheme> = {};
+  for (const [g, scheme] of Object.entries(r.config_groups)) {
+    const where = `config_groups.${g}`;
+    if (scheme.weights !== null) fail(`${where}.weights`, 'Cannot apply weight quantization to attention. Instead, target the (q|k|v)_proj submodule layers of attention');
+    if (scheme.output_activations !== null) fail(`${where}.output_activations`, 'Cannot apply output quantization to attention');
+    if (scheme.input_activations === null) fail(where, 'Cannot apply attention quantization without specifying input activations');
+    if (scheme.format !== null && scheme.format !== 'dense') fail(`${where}.format`, `attention groups are stored "dense", not "${scheme.format}"`);
+    groups[g] = { targets: scheme.targets, input_activations: checkArgs(scheme.input_activations!, `${where}.input_activations`, fail, (m) => warnings.push(m)), format: 'dense' };
+  }
+  const kv = r.kv_cache_scheme === null ? null : checkArgs(r.kv_cache_scheme, 'kv_cache_scheme', fail, (m) => warnings.push(m));
+  if (Object.keys(groups).length === 0 && kv === null) fail('(top level)', 'the rule set quantizes nothing: give config_groups targeting attention, a kv_cache_scheme, or both');
+  for (const [i, t] of r.ignore.entries()) checkTarget(t, `ignore.${i}`, fail);
+  for (const [g, s] of Object.entries(groups)) s.targets.forEach((t, i) => checkTarget(t, `config_groups.${g}.targets.${i}`, fail));
+  return { name, source: file, description: r.description, configGroups: groups, kvCacheScheme: kv, ignore: r.ignore, warnings };
+}
+
+function checkTarget(t: string, path: string, fail: (p: string, m: string) => never): void {
+  if (t.startsWith('re:')) {
+    try {
+      new RegExp(t.slice(3));
+    } catch (e) {
+      fail(path, `invalid regular expression ${t}: ${(e as Error).message}`);
+    }
+  } else if (t === '') fail(path, 'empty target');
+}
