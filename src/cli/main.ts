@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .epilogue('Exit codes: 0 success, 1 bad input or usage (the message says what to change), 2 internal error.')
     .fail((msg, err) => {
-      failure = err ?? new UsageError(msg);
+      // Stop here: a usage error must not reach the command's handler.
+      throw err ?? new UsageError(`${msg} (ctc --help, or ctc <command> --help)`);
     })
     .exitProcess(false);
   registerCommands(parser, (e) => {

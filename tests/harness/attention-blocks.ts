@@ -67,6 +67,8 @@ export interface Planted {
   readonly k: string;
   readonly v: string;
   readonly q: string;
+  /** The P·V MatMul output: the block's attention output. */
+  readonly pv: string;
   readonly present: readonly [string, string] | undefined;
 }
 
@@ -162,7 +164,7 @@ export class AttentionGraph {
       const side = b.op(Op.ReduceMax, [rawScores], [intsAttr('axes', [1, 3]), intAttr('keepdims', 0)]);
       y = b.op(Op.Add, [y, b.op(Op.Unsqueeze, [side, this.i64(`ax_${index}`, [2])])]);
     }
-    if (spec.mutation === 'none') this.planted.push({ spec, q: q.name, k: kEdge.name, v: vEdge.name, present });
+    if (spec.mutation === 'none') this.planted.push({ spec, q: q.name, k: kEdge.name, v: vEdge.name, pv: pv.name, present });
     return y;
   }
 
