@@ -8,11 +8,22 @@ import { subgraphsOf } from './attribute.js';
 
 export class NameAuthority {
   private readonly used = new Set<string>();
+  /** Per base, the next suffix to try: keeps fresh() linear when a base is asked for often. */
+  private readonly next = new Map<string, number>();
+  /** Names are collected on first use, so that reading a model never pays for it. */
+  private pending: Graph | undefined;
 
   static forGraph(graph: Graph): NameAuthority {
     const a = new NameAuthority();
-    a.collect(graph);
+    a.pending = graph;
     return a;
+  }
+
+  private ready(): void {
+    if (this.pending === undefined) return;
+    const g = this.pending;
+    this.pending = undefined;
+    this.collect(g);
   }
 
   private collect(g: Graph): void {
@@ -25,18 +36,23 @@ export class NameAuthority {
   }
 
   has(name: string): boolean {
+    this.ready();
     return this.used.has(name);
   }
 
   /** Reserve `base` if free, else the first free `base_N`. */
   fresh(base: string): string {
+    this.ready();
     let name = base;
-    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    let i = this.next.get(base) ?? 1;
+    while (this.used.has(name)) name = `${base}_${i++}`;
+    this.next.set(base, i);
     this.used.add(name);
     return name;
   }
 
   reserve(name: string): void {
+    this.ready();
     this.used.add(name);
   }
 }

@@ -16,8 +16,21 @@ const IMPLICIT = 2;
 
 type AnyMessage = Message & Record<string, unknown> & { $unknown?: { no: number; wireType: number; data: Uint8Array }[] };
 
-/** Sizes are computed once per message object and reused by the write pass. */
-type SizeCache = Map<object, number>;
+/**
+ * Message sizes in pre-order: the size pass reserves a slot when it enters a message and fills
+ * it when it leaves; the write pass visits messages in the same order and reads them in turn.
+ */
+class SizeCache {
+  readonly sizes: number[] = [];
+  private cursor = 0;
+  reserve(): number {
+    this.sizes.push(0);
+    return this.sizes.length - 1;
+  }
+  nextSize(): number {
+    return this.sizes[this.cursor++]!;
+  }
+}
 
 function varintSize(v: number): number {
   if (v < 0) return 10;
@@ -170,6 +183,7 @@ function singularValue(field: DescField, msg: AnyMessage): unknown {
 }
 
 function messageSize(desc: DescMessage, msg: AnyMessage, cache: SizeCache): number {
+  const slot = cache.reserve();
   let size = 0;
   for (const field of fieldsOf(desc)) {
     const no = field.number;
@@ -202,7 +216,7 @@ function messageSize(desc: DescMessage, msg: AnyMessage, cache: SizeCache): numb
     }
   }
   for (const u of msg.$unknown ?? []) size += tagSize(u.no) + u.data.byteLength;
-  cache.set(msg, size);
+  cache.sizes[slot] = size;
   return size;
 }
 
@@ -324,9 +338,14 @@ class ChunkWriter {
         return;
       }
       case ScalarType.STRING: {
-        const bytes = textEncoder.encode(v as string);
-        this.varint(bytes.byteLength);
-        this.raw(bytes);
+        const str = v as string;
+        const len = utf8Length(str);
+        this.varint(len);
+        if (len === str.length) {
+          // ASCII (nearly every ONNX name): write the code units directly, no allocation.
+          this.ensure(len);
+          for (let i = 0; i < len; i++) this.block[this.pos++] = str.charCodeAt(i);
+        } else this.raw(textEncoder.encode(str));
         return;
       }
       case ScalarType.BYTES: {
@@ -348,7 +367,7 @@ function writeMessage(desc: DescMessage, msg: AnyMessage, w: ChunkWriter, cache:
       if (field.listKind === 'message') {
         for (const item of items) {
           w.tag(no, 2);
-          w.varint(cache.get(item as object)!);
+          w.varint(cache.nextSize());
           writeMessage(field.message!, item as AnyMessage, w, cache);
         }
       } else {
@@ -370,7 +389,7 @@ function writeMessage(desc: DescMessage, msg: AnyMessage, w: ChunkWriter, cache:
       const v = singularValue(field, msg);
       if (field.fieldKind === 'message') {
         w.tag(no, 2);
-        w.varint(cache.get(v as object)!);
+        w.varint(cache.nextSize());
         writeMessage(field.message, v as AnyMessage, w, cache);
       } else {
         const t = scalarTypeOf(field);
@@ -387,8 +406,9 @@ function writeMessage(desc: DescMessage, msg: AnyMessage, w: ChunkWriter, cache:
 
 /** Encode a message as a list of chunks whose concatenation is its protobuf binary form. */
 export function encodeChunks(desc: DescMessage, msg: Message): { chunks: Uint8Array[]; size: number } {
-  const cache: SizeCache = new Map();
+  const cache = new SizeCache();
   const size = messageSize(desc, msg as AnyMessage, cache);
+  cache.nextSize(); // the root's own size is not written
   const w = new ChunkWriter(Math.min(1 << 20, Math.max(64, size)));
   writeMessage(desc, msg as AnyMessage, w, cache);
   return { chunks: w.finish(), size };
