@@ -22,6 +22,7 @@ export function peakRssMB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+function main(): void {
 const [mode, file, out] = process.argv.slice(2) as [string, string, string];
 const t0 = performance.now();
 if (mode === 'plain') {
@@ -36,3 +37,6 @@ if (mode === 'plain') {
 }
 const ms = performance.now() - t0;
 console.log(JSON.stringify({ ms, maxRssMB: peakRssMB() }));
+}
+
+if (process.argv[1]?.endsWith('serde-child.js')) main();

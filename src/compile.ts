@@ -50,6 +50,8 @@ export interface CompileOptions {
   readonly threads?: number;
   readonly stats?: readonly string[];
   readonly saveStats?: string;
+  /** Write weights to OUTDIR/model.onnx.data (needed past protobuf's 2 GiB). */
+  readonly externalData?: boolean;
   readonly progress: Progress;
   readonly warn: (m: string) => void;
 }
@@ -161,7 +163,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const output = writeOutputs(opts.outDir, model, {
     'quantization_config.json': `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
     'scales.json': `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
-  });
+  }, { externalData: opts.externalData ?? false });
   return {
     sites: sites.length,
     quantizedSites: plans.length,

@@ -85,7 +85,11 @@ export function generateLlama(shape: LlamaShape, opts: GenerateOptions): Generat
   const rmsNorm = (x: Value, scope: string): Value => {
     const w = weight(`${scope}.weight`, [E]);
     const sq = b.op(Op.Mul, [x, x], [], `/${scope.replaceAll('.', '/')}/Pow`);
-    const mean = b.op(Op.ReduceMean, [sq], [intsAttr('axes', [-1]), intAttr('keepdims', 1)], `/${scope.replaceAll('.', '/')}/ReduceMean`);
+    // ReduceMean takes its axes as an attribute before opset 18, as an input from 18 on.
+    const mean =
+      opts.form === 'onnx-attention'
+        ? b.op(Op.ReduceMean, [sq, i64(`${scope}.axes`, [-1])], [intAttr('keepdims', 1)], `/${scope.replaceAll('.', '/')}/ReduceMean`)
+        : b.op(Op.ReduceMean, [sq], [intsAttr('axes', [-1]), intAttr('keepdims', 1)], `/${scope.replaceAll('.', '/')}/ReduceMean`);
     const rs = b.op(Op.Sqrt, [b.op(Op.Add, [mean, f32(`${scope}.eps`, 1e-6)])]);
     return b.op(Op.Mul, [b.op(Op.Div, [x, rs]), w], [], `/${scope.replaceAll('.', '/')}/Mul`);
   };

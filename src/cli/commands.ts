@@ -49,6 +49,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: all cores]' })
         .option('stats', { type: 'string', array: true, describe: 'Compile from saved statistics files (merged exactly) without running the model' })
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
+        .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
@@ -70,6 +71,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             threads: a.threads,
             stats: a.stats,
             saveStats: a['save-stats'],
+            externalData: a['external-data'],
             json: a.json,
             quiet: a.quiet,
           },

@@ -23,6 +23,7 @@ export interface CompileFlags {
   readonly threads?: number | undefined;
   readonly stats?: string[] | undefined;
   readonly saveStats?: string | undefined;
+  readonly externalData: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
 }
@@ -68,6 +69,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.threads ? { threads: f.threads } : {}),
     ...(f.stats ? { stats: f.stats } : {}),
     ...(f.saveStats ? { saveStats: f.saveStats } : {}),
+    externalData: f.externalData,
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,
   });
@@ -94,7 +96,7 @@ export function summary(r: CompileResult): string {
   ];
   if (r.output) {
     lines.push(`wrote ${r.output.dir}/: ${r.output.files.join(', ')}`);
-    for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) placed by ${x.method}`);
+    for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) placed by ${x.method}, unchanged`);
   }
   if (r.statsSaved) lines.push(`statistics saved to ${r.statsSaved}`);
   return lines.join('\n');

@@ -6,6 +6,7 @@
  */
 import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { saveModel, writeFileAtomic } from '../onnx/model-file.js';
@@ -15,7 +16,10 @@ export type LinkMethod = 'hardlink' | 'reflink' | 'copy';
 export interface WrittenOutput {
   readonly dir: string;
   readonly files: string[];
+  /** External data files of the input, placed beside the output model. */
   readonly external: { readonly location: string; readonly method: LinkMethod; readonly bytes: number }[];
+  /** Seconds spent placing those files (a copy of large weights can dominate a compile). */
+  readonly linkSeconds: number;
 }
 
 function placeFile(src: string, dst: string): LinkMethod {
@@ -43,7 +47,14 @@ export function checkOutputDir(outDir: string, inputModel: string, force: boolea
   if (!force && existsSync(target)) throw new UsageError(`${outDir} already holds a model.onnx; choose another -o folder or pass --force to replace it`);
 }
 
-export function writeOutputs(outDir: string, model: Model, files: Record<string, string>): WrittenOutput {
+export interface WriteOptions {
+  /** Move inline weights of at least this many bytes into OUTDIR/model.onnx.data. */
+  readonly externalData?: boolean;
+}
+
+const EXTERNAL_THRESHOLD = 1024;
+
+export function writeOutputs(outDir: string, model: Model, files: Record<string, string>, opts: WriteOptions = {}): WrittenOutput {
   const parent = dirname(resolve(outDir));
   mkdirSync(parent, { recursive: true });
   const staging = join(parent, `.${basename(outDir)}.ctc-staging-${process.pid}`);
@@ -52,6 +63,7 @@ export function writeOutputs(outDir: string, model: Model, files: Record<string,
   try {
     const external: WrittenOutput['external'][number][] = [];
     const seen = new Set<string>();
+    const t0 = performance.now();
     for (const v of model.graph.initializers) {
       const s = v.initializer!.storage;
       if (s.kind !== 'external' || seen.has(s.location)) continue;
@@ -60,7 +72,8 @@ export function writeOutputs(outDir: string, model: Model, files: Record<string,
       mkdirSync(dirname(dst), { recursive: true });
       external.push({ location: s.location, method: placeFile(s.path, dst), bytes: statSync(s.path).size });
     }
-    saveModel(model, join(staging, 'model.onnx'));
+    const linkSeconds = (performance.now() - t0) / 1000;
+    saveModel(model, join(staging, 'model.onnx'), opts.externalData ? { externalize: { location: 'model.onnx.data', threshold: EXTERNAL_THRESHOLD } } : {});
     for (const [name, text] of Object.entries(files)) writeFileAtomic(join(staging, name), [Buffer.from(text, 'utf8')]);
     const written = readdirSync(staging);
     if (!existsSync(outDir)) renameSync(staging, outDir);
@@ -71,7 +84,7 @@ export function writeOutputs(outDir: string, model: Model, files: Record<string,
       }
       rmSync(staging, { recursive: true, force: true });
     }
-    return { dir: outDir, files: written.sort(), external };
+    return { dir: outDir, files: written.sort(), external, linkSeconds };
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
     throw e;

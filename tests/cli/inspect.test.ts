@@ -1,14 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, corpusModel } from '../harness/paths.js';
-
-export function ctc(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+import { ctc } from '../harness/cli.js';
+import { corpusModel } from '../harness/paths.js';
 
 describe('ctc (no command), --help, --version', () => {
   it('--help says what ctc is and lists the commands', () => {

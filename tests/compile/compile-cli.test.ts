@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtypes.js';
 import { encodeTensorFile } from '../../src/onnx/serde.js';
-import { ctc } from '../cli/inspect.test.js';
+import { ctc } from '../harness/cli.js';
 import { NODE_TESTS, corpusModel } from '../harness/paths.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-compile-'));

@@ -1,0 +1,131 @@
+/**
+ * Models whose weights live in external data, end to end: generated Llama-shaped decoders are
+ * inspected, calibrated, compiled and evaluated; the output references the input's weights
+ * (linked beside it, unchanged) and adds only the scales; a model over protobuf's 2 GiB limit
+ * is refused with a message, or written with --external-data.
+ */
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
+import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { findSites } from '../../src/attention/find-sites.js';
+import { randomSets } from '../../src/calibrate/data.js';
+import { createSession, toOrtTensor } from '../../src/calibrate/ort.js';
+import { fileSha256 } from '../../src/calibrate/run.js';
+import type { Stats } from '../../src/calibrate/stats.js';
+import { edgeKeys, statsToJson } from '../../src/calibrate/stats.js';
+import { scanModelFile } from '../../src/cli/inspect.js';
+import { quantEdges } from '../../src/quant/edges.js';
+import { loadRuleSet } from '../../src/rules/load.js';
+import { planSites } from '../../src/rules/targets.js';
+import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { DataType } from '../../src/onnx/dtypes.js';
+import { loadModel, saveModel } from '../../src/onnx/model-file.js';
+import { Op } from '../../src/onnx/ops.js';
+import { ctc } from '../harness/cli.js';
+import { corpusModel } from '../harness/paths.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-ext-'));
+const DIMS = ['--dim', 'batch=1', '--dim', 'seq=4', '--dim', 'total_seq=7', '--dim', 'past_seq=3'];
+
+describe('generated decoders with external weights', () => {
+  for (const form of ['decomposed', 'onnx-attention'] as const) {
+    it(`${form}: inspect, compile (calibrated), run; the output links the same weights`, async () => {
+      const d = tmp();
+      const file = join(d, 'model.onnx');
+      const { model } = generateLlama(SHAPES['tiny']!, { form, weights: 'inline' });
+      saveModel(model, file, { externalize: { location: 'weights.bin', threshold: 1024 } });
+      expect(statSync(file).size).toBeLessThan(64 * 1024);
+      const { sites } = scanModelFile(file);
+      expect(sites.map((s) => [s.name, s.numHeads, s.numKvHeads, s.headDim, s.cache?.presentKey])).toEqual(
+        [0, 1].map((l) => [`model.layers.${l}.self_attn`, 4, 2, 16, `present.${l}.key`]),
+      );
+      const out = join(d, 'out');
+      const r = ctc('compile', file, '--rules', 'fp8-head', '--calib-random', '2', ...DIMS, '-o', out, '-q');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/external data weights\.bin \(\d+\.\d MiB\) placed by (hardlink|reflink|copy), unchanged/);
+      // the same weights, byte for byte (a hard link on one file system: the same file)
+      expect(readFileSync(join(out, 'weights.bin')).equals(readFileSync(join(d, 'weights.bin')))).toBe(true);
+      if (r.stdout.includes('hardlink')) expect(statSync(join(out, 'weights.bin')).ino).toBe(statSync(join(d, 'weights.bin')).ino);
+      // every weight still points into weights.bin; only scales and zero points were added inline
+      const q = loadModel(join(out, 'model.onnx'));
+      const before = new Map(loadModel(file).graph.initializers.map((v) => [v.name, v.initializer!.storage]));
+      for (const v of q.graph.initializers) {
+        const s = v.initializer!.storage;
+        if (before.has(v.name)) expect(s).toMatchObject({ kind: before.get(v.name)!.kind === 'external' ? 'external' : 'raw' });
+        // new: the scales and zero points, and (raising opset 17 to 19 for float8) the axes
+        // inputs that ReduceMean takes from opset 18 on
+        else expect(v.name).toMatch(/\.(q|k|v)_(scale|zero_point)$|ReduceMean_axes$/);
+      }
+      expect(q.graph.initializers.filter((v) => /_(scale|zero_point)$/.test(v.name)).length).toBe(2 * 3 * 2); // 2 layers × q/k/v × (scale, zero point)
+      // the output runs in onnxruntime from its folder, weights read through the link
+      const feeds = randomSets(q, 1, new Map([['batch', 1], ['seq', 4], ['total_seq', 7], ['past_seq', 3]]))[0]!.load();
+      const session = await createSession(join(out, 'model.onnx'));
+      const result = await session.run(Object.fromEntries([...feeds].map(([k, t]) => [k, toOrtTensor(t)])));
+      await session.release();
+      expect(result['logits']!.dims).toEqual([1, 4, 256]);
+      expect(Array.from(result['logits']!.data as Float32Array).every(Number.isFinite)).toBe(true);
+    });
+  }
+
+  it('inspect and compile --stats never read the weights: a 32 GB sparse 8B model', () => {
+    const d = tmp();
+    const file = join(d, 'model.onnx');
+    const { model, weightBytes } = generateLlama(SHAPES['8B']!, { form: 'decomposed', weights: 'external', dir: d, dataFile: 'model.onnx.data' });
+    saveModel(model, file);
+    expect(weightBytes).toBeGreaterThan(30e9);
+    expect(statSync(join(d, 'model.onnx.data')).blocks * 512).toBeLessThan(1e6); // sparse: no disk used
+    const r = ctc('inspect', file, '--json');
+    const sites = JSON.parse(r.stdout).sites as { numHeads: number; numKvHeads: number; headDim: number }[];
+    expect(sites.length).toBe(32);
+    expect(sites[31]).toMatchObject({ numHeads: 32, numKvHeads: 8, headDim: 128 });
+    // statistics as calibration elsewhere would have saved them
+    const edges = quantEdges(planSites(loadRuleSet('fp8-kv-head'), findSites(model, ATTENTION_PATTERNS).sites));
+    const stats: Stats = {
+      format: 'ctc-stats/1',
+      model: fileSha256(file),
+      edges: edgeKeys(edges),
+      batches: [{ set: 'test_data_set_0', edges: edges.map((e) => ({ min: new Array(e.heads).fill(-2), max: new Array(e.heads).fill(3) })) }],
+    };
+    writeFileSync(join(d, 'stats.json'), statsToJson(stats));
+    const out = join(d, 'out');
+    const c = ctc('compile', file, '--rules', 'fp8-kv-head', '--stats', join(d, 'stats.json'), '-o', out, '--json');
+    expect(c.code, c.stderr).toBe(0);
+    const j = JSON.parse(c.stdout);
+    expect(j.quantizedSites).toBe(32);
+    expect(j.output.external).toEqual([{ bytes: statSync(join(d, 'model.onnx.data')).size, location: 'model.onnx.data', method: 'hardlink' }]);
+    expect(statSync(join(out, 'model.onnx.data')).ino).toBe(statSync(join(d, 'model.onnx.data')).ino);
+    expect(statSync(join(out, 'model.onnx')).size).toBeLessThan(statSync(file).size + 64 * 1024);
+    const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8'));
+    expect(scales['model.layers.31.self_attn.k_scale']).toEqual({ shape: [8, 1, 1], values: new Array(8).fill(Math.fround(3 / 448)) });
+  }, 60_000);
+});
+
+describe('the protobuf limit', () => {
+  it('a model over 2 GiB inline is refused with a message that proposes external data', () => {
+    const m = emptyModel();
+    const b = new GraphBuilder(m);
+    const x = b.input('x', DataType.FLOAT, [1]);
+    // 2.25 GiB of zeros: allocated lazily, never touched.
+    const big = new Tensor('w', DataType.UINT8, [2 ** 31 + 2 ** 28], { kind: 'raw', bytes: new Uint8Array(2 ** 31 + 2 ** 28) });
+    b.output(b.op(Op.Identity, [b.initializer('w', big)]), 'w_out');
+    b.output(b.op(Op.Identity, [x]), 'y');
+    const f = join(tmp(), 'big.onnx');
+    expect(() => saveModel(m, f)).toThrow(/big\.onnx: the model would be 2\.25 GiB, over protobuf's 2 GiB limit; write its weights to external data \(--external-data\)/);
+  });
+  it('--external-data writes the weights beside the model, and the outputs are the same', () => {
+    const d = tmp();
+    const a = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'inline'), '-q');
+    const b = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'ext'), '-q', '--external-data');
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(statSync(join(d, 'ext', 'model.onnx')).size).toBeLessThan(200 * 1024);
+    expect(statSync(join(d, 'ext', 'model.onnx.data')).size).toBeGreaterThan(7e6);
+    const r = ctc('eval', join(d, 'inline', 'model.onnx'), join(d, 'ext', 'model.onnx'), '--data', join(corpusModel('gpt2-bytes-ts-eager'), '..'), '--sets', '8', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    for (const o of Object.values(j.outputs) as { maxAbs: number }[]) expect(o.maxAbs).toBe(0);
+  });
+});
