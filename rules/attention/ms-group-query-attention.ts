@@ -15,7 +15,7 @@ import type { Node } from '../../src/ir/node.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
-import { edge, failed } from './pattern.js';
+import { edge, failed, insideCache } from './pattern.js';
 
 export const msGroupQueryAttention: AttentionPattern = {
   name: 'ms-group-query-attention',
@@ -30,17 +30,14 @@ export const msGroupQueryAttention: AttentionPattern = {
     if (quantType?.kind === 'string' && Buffer.from(quantType.value).toString() !== 'NONE') {
       return failed(`GroupQueryAttention ${n.name} already quantizes its KV cache (k_quant_type)`);
     }
-    const cache =
-      pastK && pastV
-        ? { pastKey: pastK.name, presentKey: n.outputs[1]?.name || null, pastValue: pastV.name, presentValue: n.outputs[2]?.name || null }
-        : null;
+    const { cache, pastEdges } = insideCache(n, pastK, pastV);
     return {
       ok: true,
       site: {
         q: edge(q, 'BSE'),
         k: edge(k, 'BSE'),
         v: edge(v, 'BSE'),
-        ...(pastK && pastV ? { kPast: edge(pastK, 'BHSD'), vPast: edge(pastV, 'BHSD') } : {}),
+        ...pastEdges,
         cache,
         variant: { cache: cache ? 'inside' : 'none' },
         numHeads: heads,

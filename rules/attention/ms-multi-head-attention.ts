@@ -15,7 +15,7 @@ import type { Node } from '../../src/ir/node.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
-import { edge, failed } from './pattern.js';
+import { edge, failed, insideCache } from './pattern.js';
 import type { Layout } from '../../src/attention/site.js';
 
 export const msMultiHeadAttention: AttentionPattern = {
@@ -30,17 +30,14 @@ export const msMultiHeadAttention: AttentionPattern = {
     if (!q || !k || !v) return failed(`MultiHeadAttention ${n.name} packs Q/K/V into one input: no separate Q, K and V to quantize`);
     if (facts.dims(q)?.length === 5) return failed(`MultiHeadAttention ${n.name} takes packed QKV (5-D query)`);
     const layoutOf = (x: typeof k): Layout => (facts.dims(x!)?.length === 4 ? 'BHSD' : 'BSE');
-    const cache =
-      pastK && pastV
-        ? { pastKey: pastK.name, presentKey: n.outputs[1]?.name || null, pastValue: pastV.name, presentValue: n.outputs[2]?.name || null }
-        : null;
+    const { cache, pastEdges } = insideCache(n, pastK, pastV);
     return {
       ok: true,
       site: {
         q: edge(q, 'BSE'),
         k: edge(k, layoutOf(k)),
         v: edge(v, layoutOf(v)),
-        ...(pastK && pastV ? { kPast: edge(pastK, 'BHSD'), vPast: edge(pastV, 'BHSD') } : {}),
+        ...pastEdges,
         cache,
         variant: { cache: cache ? 'inside' : 'none' },
         numHeads: heads,

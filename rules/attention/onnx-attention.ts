@@ -21,7 +21,7 @@ import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
 import { stripRepeat } from './gqa-repeat.js';
 import { matchCache } from './kv-cache.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
-import { edge, failed } from './pattern.js';
+import { edge, failed, insideCache } from './pattern.js';
 
 export const onnxAttention: AttentionPattern = {
   name: 'onnx-attention',
@@ -38,22 +38,15 @@ export const onnxAttention: AttentionPattern = {
     const output = n.output(0);
     if (pastK || pastV) {
       if (!pastK || !pastV) return failed(`Attention ${n.name} has only one of past_key and past_value`);
-      const presentK = n.outputs[1];
-      const presentV = n.outputs[2];
+      const { cache, pastEdges } = insideCache(n, pastK, pastV);
       return {
         ok: true,
         site: {
           q: edge(q, layout),
           k: edge(k, layout),
           v: edge(v, layout),
-          kPast: edge(pastK, 'BHSD'),
-          vPast: edge(pastV, 'BHSD'),
-          cache: {
-            pastKey: pastK.name,
-            presentKey: presentK && presentK.name !== '' ? presentK.name : null,
-            pastValue: pastV.name,
-            presentValue: presentV && presentV.name !== '' ? presentV.name : null,
-          },
+          ...pastEdges,
+          cache,
           variant: { layout, cache: 'inside' },
           internal: [],
           output,

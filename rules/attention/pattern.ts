@@ -1,46 +1,33 @@
 /**
- * What an attention pattern file exports: the ops it anchors at, and a match function that
- * returns a draft site (edges, heads it can read from attributes, cache) or the reason it does
- * not apply. Heads it cannot read are filled in from static shapes by the site finder.
+ * Helpers shared by the attention pattern files. The contract they implement
+ * (AttentionPattern, SiteDraft) is defined next to the site finder that consumes it.
  */
-import type { Node } from '../../src/ir/node.js';
 import type { Value } from '../../src/ir/value.js';
-import type { OpId } from '../../src/onnx/ops.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../src/ir/node.js';
 import type { CacheIO, Edge, Layout } from '../../src/attention/site.js';
 import { headAxisOf } from '../../src/attention/site.js';
+import type { PatternOutcome } from '../../src/attention/pattern-types.js';
 
-export interface SiteDraft {
-  readonly q: Edge | undefined;
-  readonly k: Edge;
-  readonly v: Edge;
-  readonly kPast?: Edge;
-  readonly vPast?: Edge;
-  readonly cache: CacheIO | null;
-  readonly variant: Record<string, string>;
-  /** Heads known from attributes or from the GQA repeat, when the pattern has them. */
-  readonly numHeads?: number;
-  readonly numKvHeads?: number;
-  readonly headDim?: number;
-  /** The grouped-query repeat factor, when the graph states it. */
-  readonly repeatFactor?: number;
-  /** Values whose dims also tell the query heads (e.g. K after the grouped-query repeat). */
-  readonly queryHeadHints?: readonly Edge[];
-  /** Nodes internal to the block: their outputs must not be used outside it. */
-  readonly internal: readonly Node[];
-  readonly output: Value;
-}
-
-export type PatternOutcome = { readonly ok: true; readonly site: SiteDraft } | { readonly ok: false; readonly reason: string };
-
-export interface AttentionPattern {
-  readonly name: string;
-  readonly anchors: readonly OpId[];
-  match(anchor: Node, facts: ShapeFacts): PatternOutcome;
-}
+export type { AttentionPattern, PatternOutcome, SiteDraft } from '../../src/attention/pattern-types.js';
 
 export function edge(value: Value, layout: Layout, rank = layout === 'BSE' ? 3 : 4): Edge {
   return { value, layout, headAxis: headAxisOf[layout], rank };
 }
 
 export const failed = (reason: string): PatternOutcome => ({ ok: false, reason });
+
+/**
+ * For fused ops that concatenate the cache themselves: the cache I/O names (past inputs,
+ * present outputs 1 and 2) and the past edges, which get QDQ beside the new K and V.
+ */
+export function insideCache(n: Node, pastK: Value | undefined, pastV: Value | undefined): { cache: CacheIO | null; pastEdges: { kPast?: Edge; vPast?: Edge } } {
+  if (!pastK || !pastV) return { cache: null, pastEdges: {} };
+  const present = (i: number): string | null => {
+    const o = n.outputs[i];
+    return o && o.name !== '' ? o.name : null;
+  };
+  return {
+    cache: { pastKey: pastK.name, presentKey: present(1), pastValue: pastV.name, presentValue: present(2) },
+    pastEdges: { kPast: edge(pastK, 'BHSD'), vPast: edge(pastV, 'BHSD') },
+  };
+}

@@ -14,33 +14,10 @@ import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { Op, opKey } from '../onnx/ops.js';
 import { ShapeFacts } from '../pattern/static-shapes.js';
+import type { AttentionPattern, SiteDraft } from './pattern-types.js';
 import type { Edge, Site } from './site.js';
 import { scopeOf, layerOf } from './naming.js';
 import { projectionSource } from './projection.js';
-
-/** What an attention pattern provides (rules/attention/pattern.ts implements it). */
-export interface PatternLike {
-  readonly name: string;
-  readonly anchors: readonly { readonly domain: string; readonly opType: string }[];
-  match(anchor: Node, facts: ShapeFacts): { ok: true; site: DraftLike } | { ok: false; reason: string };
-}
-
-export interface DraftLike {
-  readonly q: Edge | undefined;
-  readonly k: Edge;
-  readonly v: Edge;
-  readonly kPast?: Edge;
-  readonly vPast?: Edge;
-  readonly cache: Site['cache'];
-  readonly variant: Record<string, string>;
-  readonly numHeads?: number;
-  readonly numKvHeads?: number;
-  readonly headDim?: number;
-  readonly repeatFactor?: number;
-  readonly queryHeadHints?: readonly Edge[];
-  readonly internal: readonly Node[];
-  readonly output: Value;
-}
 
 export interface Rejection {
   readonly node: string;
@@ -56,9 +33,9 @@ export interface SiteScan {
 /** Ops that look like attention and are reported when not taken. */
 const ATTENTION_LIKE = [Op.Softmax, Op.Attention, Op.MsAttention, Op.MsMultiHeadAttention, Op.MsGroupQueryAttention];
 
-export function findSites(model: Model, patterns: readonly PatternLike[]): SiteScan {
+export function findSites(model: Model, patterns: readonly AttentionPattern[]): SiteScan {
   const facts = new ShapeFacts();
-  const drafts: { pattern: string; anchor: Node; draft: DraftLike }[] = [];
+  const drafts: { pattern: string; anchor: Node; draft: SiteDraft }[] = [];
   const failures = new Map<Node, string>();
   const claimed = new Set<Node>();
 
@@ -158,7 +135,7 @@ function softmaxConsumer(sm: Node): Node | undefined {
  * that only expose the value as a graph output (the ONNX Attention function's
  * qk_matmul_output).
  */
-function usedOutside(d: DraftLike, anchor: Node): string | undefined {
+function usedOutside(d: SiteDraft, anchor: Node): string | undefined {
   const inside = new Set<Node>([...d.internal, anchor]);
   for (const n of d.internal) {
     for (const out of n.outputs) {
@@ -172,9 +149,8 @@ function usedOutside(d: DraftLike, anchor: Node): string | undefined {
 }
 
 function readsNoValues(n: Node, index: number): boolean {
-  if (n.op.domain !== '') return false;
-  if (n.op.opType === 'CastLike' && index === 1) return true;
-  if (n.op.opType === 'Shape') return true;
+  if (n.is(Op.CastLike) && index === 1) return true;
+  if (n.is(Op.Shape)) return true;
   if (n.is(Op.Identity) || n.is(Op.Cast)) {
     const out = n.output(0);
     return out.uses().every((u) => readsNoValues(u.node, u.index)) && (out.isGraphOutput() || out.uses().length > 0);
@@ -190,7 +166,7 @@ function dimAt(facts: ShapeFacts, e: Edge | undefined, axis: number): number | u
   return typeof x === 'number' ? x : undefined;
 }
 
-function resolveHeads(d: DraftLike, facts: ShapeFacts, site: string): { numHeads: number; numKvHeads: number; headDim: number } {
+function resolveHeads(d: SiteDraft, facts: ShapeFacts, site: string): { numHeads: number; numKvHeads: number; headDim: number } {
   const packed = (e: Edge | undefined, heads: number | undefined): number | undefined => {
     const total = dimAt(facts, e, 2);
     return total !== undefined && heads ? total / heads : undefined;
@@ -222,7 +198,7 @@ function resolveHeads(d: DraftLike, facts: ShapeFacts, site: string): { numHeads
   return { numHeads: numHeads!, numKvHeads: numKvHeads!, headDim: headDim! };
 }
 
-function kindOf(d: DraftLike, facts: ShapeFacts): 'self' | 'cross' {
+function kindOf(d: SiteDraft, facts: ShapeFacts): 'self' | 'cross' {
   const q = d.q ? projectionSource(d.q.value, facts) : undefined;
   const k = projectionSource(d.cache ? (d.k.value.producer()?.inputs[1] ?? d.k.value) : d.k.value, facts);
   return q !== undefined && k !== undefined && q !== k ? 'cross' : 'self';

@@ -202,7 +202,6 @@ export function encodeMinifloat(id: DataType, x: number, saturate = true): numbe
     if (a === top || saturate || c.format.kind === 'no-nan') code = c.positiveCodes[p.length - 1]!;
     else if (c.format.kind === 'ieee') code = decodeIndexOfInfinity(c);
     else code = c.nanCode;
-    // Saturation with a halfway-above value: |x| in (top, next) rounds to top as well.
   } else {
     // binary search: first index with p[i] >= a
     let lo = 0;
@@ -222,7 +221,6 @@ export function encodeMinifloat(id: DataType, x: number, saturate = true): numbe
       else if (dAbove < dBelow) code = c.positiveCodes[lo]!;
       else code = c.positiveCodes[lo - 1]! % 2 === 0 ? c.positiveCodes[lo - 1]! : c.positiveCodes[lo]!;
     }
-    if (!saturate && c.format.kind !== 'no-nan' && !Number.isFinite(x)) code = c.nanCode;
   }
   if (negative) {
     const isZero = c.decode[code] === 0;
@@ -280,7 +278,7 @@ export function decodeFloat16(h: number): number {
 export function encodeFloat16(x: number): number {
   if (Number.isNaN(x)) return 0x7e00;
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
-  let a = Math.abs(Math.fround(x));
+  const a = Math.abs(Math.fround(x));
   if (a >= 65520) return sign | 0x7c00; // rounds to infinity
   if (a < 2 ** -24 / 2) return sign;
   let e = Math.floor(Math.log2(a));
@@ -296,7 +294,6 @@ export function encodeFloat16(x: number): number {
     e += 1;
     if (e > 15) return sign | 0x7c00;
   }
-  a = 0;
   return sign | ((e + 15) << 10) | m;
 }
 

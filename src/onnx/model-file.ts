@@ -4,7 +4,7 @@
  * atomic writing (temporary name, then rename: a failure never leaves a partial file).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { ModelLoadError, UsageError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { verifyModel } from '../ir/verify.js';
@@ -112,17 +112,3 @@ export function saveModel(model: Model, path: string, opts: EncodeOptions = {}):
   writeFileAtomic(path, encoded.chunks);
   return externalPath ? { modelPath: path, externalPath, bytes: encoded.size } : { modelPath: path, bytes: encoded.size };
 }
-
-/** Whether two paths name the same file (so an output would overwrite an input). */
-export function sameFile(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
-  try {
-    const sa = statSync(a);
-    const sb = statSync(b);
-    return sa.ino === sb.ino && sa.dev === sb.dev;
-  } catch {
-    return false;
-  }
-}
-
-export const pathSep = sep;

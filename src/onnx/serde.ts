@@ -48,7 +48,7 @@ import { Value } from '../ir/value.js';
 import { ModelLoadError } from '../errors.js';
 import { isKnownDataType } from './dtypes.js';
 import { normalizeDomain } from './ops.js';
-import { encodeChunks } from './wire.js';
+import { concatChunks, encodeChunks } from './wire.js';
 
 export { ModelProtoSchema };
 
@@ -139,7 +139,7 @@ class Decoder {
     return tensor;
   }
 
-  attribute(a: AttributeProto, scope: Scope, graphOf: (g: GraphProto) => Graph): Attribute {
+  attribute(a: AttributeProto, graphOf: (g: GraphProto) => Graph): Attribute {
     let value: AttributeValue;
     switch (a.type) {
       case AT.FLOAT:
@@ -177,7 +177,6 @@ class Decoder {
       default:
         value = { kind: 'opaque', value: a };
     }
-    void scope;
     return { name: a.name, value, source: { proto: a, value } satisfies AttributeSource };
   }
 
@@ -225,7 +224,7 @@ class Decoder {
         if (v === undefined) this.fail(`${role}: input ${k} of ${np.opType} node "${np.name || `#${i}`}" refers to "${name}", which no node, input or initializer defines`);
         return v;
       });
-      const attrs = np.attribute.map((a) => this.attribute(a, scope, (sub) => this.graph(sub, scope, g, `${role} > ${np.opType} "${np.name}" attribute ${a.name}`)));
+      const attrs = np.attribute.map((a) => this.attribute(a, (sub) => this.graph(sub, scope, g, `${role} > ${np.opType} "${np.name}" attribute ${a.name}`)));
       const node = new Node({ domain: normalizeDomain(np.domain), opType: np.opType }, inputs, outputsOf[i]!, attrs, np.name);
       node.overload = np.overload;
       node.docString = np.docString;
@@ -280,7 +279,7 @@ class Decoder {
         }
         return v;
       });
-      const attrs = np.attribute.map((a) => this.attribute(a, scope, (sub) => this.graph(sub, scope, body, `function ${fp.name}`)));
+      const attrs = np.attribute.map((a) => this.attribute(a, (sub) => this.graph(sub, scope, body, `function ${fp.name}`)));
       const node = new Node({ domain: normalizeDomain(np.domain), opType: np.opType }, inputs, outputsOf[i]!, attrs, np.name);
       node.source = np;
       body.appendNode(node);
@@ -645,11 +644,5 @@ export function decodeTensorFile(bytes: Uint8Array, file: string): Tensor {
 export function encodeTensorFile(t: Tensor): Uint8Array {
   const e = new Encoder({});
   const { chunks, size } = encodeChunks(TensorProtoSchema, e.tensor(t));
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
+  return concatChunks(chunks, size);
 }

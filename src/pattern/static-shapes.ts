@@ -54,7 +54,7 @@ export class ShapeFacts {
     const t = this.constTensor(v);
     if (t !== undefined && t.size === 1 && t.storage.kind !== 'strings') return t.toNumbers()[0];
     const p = v.producer();
-    if (p && (p.is(Op.Identity) || p.is(Op.Cast) || p.op.opType === 'CastLike') && p.inputs[0]) return this.constScalar(p.inputs[0]);
+    if (p && (p.is(Op.Identity) || p.is(Op.Cast) || p.is(Op.CastLike)) && p.inputs[0]) return this.constScalar(p.inputs[0]);
     const p2 = p && p.is(Op.Constant) ? p : undefined;
     if (p2) {
       const f = p2.floatAttr('value_float');
@@ -104,8 +104,8 @@ export class ShapeFacts {
     if (this.constTensor(v) !== undefined) return true;
     const p = v.producer();
     if (p === undefined) return false;
-    if (p.op.opType === 'Shape' && p.op.domain === '') return true;
-    if (p.op.opType === 'CastLike') return this.isShapeDerived(p.inputs[0], depth - 1);
+    if (p.is(Op.Shape)) return true;
+    if (p.is(Op.CastLike)) return this.isShapeDerived(p.inputs[0], depth - 1);
     if (p.is(Op.Constant)) return true;
     return p.inputs.length > 0 && p.inputs.every((x) => x === undefined || this.isShapeDerived(x, depth - 1));
   }
@@ -136,7 +136,7 @@ export class ShapeFacts {
     let p = v.producer();
     // Unsqueeze(Gather(Shape(x), i)) and its Cast-wrapped variants: dimension i of x.
     while (p && (p.is(Op.Unsqueeze) || p.is(Op.Cast) || p.is(Op.Identity))) p = p.inputs[0]?.producer();
-    if (p?.op.opType === 'Shape' && p.op.domain === '' && p.inputs[0]) {
+    if (p?.is(Op.Shape) && p.inputs[0]) {
       // Shape(x, start, end) of one dimension.
       const rank = this.dims(p.inputs[0])?.length;
       const start = p.intAttr('start', 0);
@@ -147,10 +147,10 @@ export class ShapeFacts {
         if (e0 - s0 === 1) return [{ kind: 'dimOf', value: p.inputs[0], index: s0 }];
       }
     }
-    if (p?.op.opType === 'Gather' && p.op.domain === '') {
+    if (p?.is(Op.Gather)) {
       const idx = this.constInts(p.inputs[1]);
       const shape = p.inputs[0]?.producer();
-      if (idx?.length === 1 && shape?.op.opType === 'Shape' && shape.inputs[0]) {
+      if (idx?.length === 1 && shape?.is(Op.Shape) && shape.inputs[0]) {
         return [{ kind: 'dimOf', value: shape.inputs[0], index: idx[0]! }];
       }
     }
@@ -180,14 +180,14 @@ export class ShapeFacts {
     const in0 = p.inputs[0];
     if (SAME_SHAPE.has(p.op.opType) && outIndex === 0) return this.dims(in0);
     if (ELEMENTWISE.has(p.op.opType)) return broadcast(p.inputs.map((x) => this.dims(x)));
-    if (p.op.opType === 'Gather' && p.op.domain === '') {
+    if (p.is(Op.Gather)) {
       const data = this.dims(in0);
       const idx = this.dims(p.inputs[1]);
       if (data === undefined || idx === undefined) return undefined;
       const axis = norm(p.intAttr('axis', 0), data.length);
       return [...data.slice(0, axis), ...idx, ...data.slice(axis + 1)];
     }
-    if (p.op.opType === 'ReduceMean' || p.op.opType === 'ReduceSum' || p.op.opType === 'ReduceMax' || p.op.opType === 'ReduceMin') {
+    if ([Op.ReduceMean, Op.ReduceSum, Op.ReduceMax, Op.ReduceMin].some((o) => p.is(o))) {
       const d = this.dims(in0);
       const axes = this.constInts(p.inputs[1]) ?? p.intsAttr('axes');
       if (d === undefined || axes === undefined) return undefined;

@@ -9,17 +9,8 @@ import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import type { Mutation } from '../harness/attention-blocks.js';
 import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
+import { shuffled } from '../harness/fixtures.js';
 
-const shuffled = <T>(xs: readonly T[], seed: number): T[] => {
-  const out = [...xs];
-  let s = seed >>> 0;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-};
 
 describe('planted attention blocks', () => {
   it('are found exactly, with their heads, edges and cache, in any node order', () => {

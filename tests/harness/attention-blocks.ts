@@ -5,7 +5,7 @@
  * runnable in onnxruntime (static shapes, batch 1).
  */
 import fc from 'fast-check';
-import { floatAttr, intAttr, intsAttr, tensorAttr } from '../../src/ir/attribute.js';
+import { intAttr, intsAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
@@ -211,4 +211,3 @@ export function buildAttentionGraph(blocks: readonly BlockSpec[], noise: readonl
   return g;
 }
 
-export { floatAttr, tensorAttr };

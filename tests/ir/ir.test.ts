@@ -9,6 +9,7 @@ import { DataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { decodeModel, encodeModel } from '../../src/onnx/serde.js';
 import { concatChunks } from '../../src/onnx/wire.js';
+import { shuffled } from '../harness/fixtures.js';
 import { buildGraph, graphSpec } from '../harness/random-graph.js';
 
 function small() {
@@ -122,15 +123,7 @@ describe('properties of random graphs', () => {
         const original = [...m.graph.nodes];
         expect(sortGraph(m.graph)).toBe(false);
         expect(m.graph.nodes).toEqual(original);
-        // shuffle deterministically
-        const shuffled = [...original];
-        let s = seed >>> 0;
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          s = (s * 1103515245 + 12345) >>> 0;
-          const j = s % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
-        m.graph.reorder(shuffled);
+        m.graph.reorder(shuffled(original, seed));
         const { order, cycle } = topologicalOrder(m.graph);
         expect(cycle).toEqual([]);
         const position = new Map(order.map((n, i) => [n, i]));

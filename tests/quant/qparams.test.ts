@@ -9,22 +9,9 @@ import { reduceObserver, mseRange } from '../../src/calibrate/observers.js';
 import type { Batch } from '../../src/calibrate/stats.js';
 import type { QuantizationArgs } from '../../src/quant/args.js';
 import { FLOAT32_EPS, computeQParams, fakeQuantize } from '../../src/quant/qparams.js';
+import { quantArgs } from '../harness/fixtures.js';
 
-const args = (o: Partial<QuantizationArgs>): QuantizationArgs => ({
-  num_bits: 4,
-  type: 'int',
-  symmetric: true,
-  group_size: null,
-  strategy: 'tensor',
-  block_structure: null,
-  dynamic: false,
-  actorder: null,
-  scale_dtype: null,
-  zp_dtype: null,
-  observer: 'static_minmax',
-  observer_kwargs: {},
-  ...o,
-});
+const args = (o: Partial<QuantizationArgs>): QuantizationArgs => quantArgs({ num_bits: 4, ...o });
 
 const x = Array.from({ length: 24 }, (_, i) => i);
 const head = (h: number): number[] => x.slice(h * 12, h * 12 + 12);

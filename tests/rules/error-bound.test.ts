@@ -17,22 +17,10 @@ import type { QuantizationArgs } from '../../src/quant/args.js';
 import { quantRange } from '../../src/quant/args.js';
 import type { RuleSet } from '../../src/rules/schema.js';
 import { HIDDEN, SEQ, blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
+import { quantArgs } from '../harness/fixtures.js';
 import { applyRules, run } from '../harness/rewrite.js';
 
-const argsOf = (type: 'int' | 'float', bits: number): QuantizationArgs => ({
-  num_bits: bits,
-  type,
-  symmetric: true,
-  group_size: null,
-  strategy: 'attn_head',
-  block_structure: null,
-  dynamic: false,
-  actorder: null,
-  scale_dtype: null,
-  zp_dtype: null,
-  observer: 'static_minmax',
-  observer_kwargs: {},
-});
+const argsOf = (type: 'int' | 'float', bits: number): QuantizationArgs => quantArgs({ num_bits: bits, type, strategy: 'attn_head' });
 
 function qdqBound(x: number, s: number, a: QuantizationArgs): number {
   const [, qMax] = quantRange(a);
