@@ -46,7 +46,7 @@ import type { TensorStorage } from '../ir/tensor.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { Value } from '../ir/value.js';
 import { ModelLoadError } from '../errors.js';
-import { isKnownDataType } from './dtypes.js';
+import { DataType, isKnownDataType, rawByteLength } from './dtypes.js';
 import { normalizeDomain } from './ops.js';
 import { concatChunks, encodeChunks } from './wire.js';
 
@@ -121,6 +121,11 @@ class Decoder {
       }
       storage = { kind: 'external', path, location, offset, length };
     } else if (t.rawData.byteLength > 0 || hasOwn(t, 'rawData')) {
+      const count = dims.reduce((a, b) => a * b, 1);
+      const need = t.dataType === DataType.STRING ? t.rawData.byteLength : rawByteLength(t.dataType as DataType, count);
+      if (t.rawData.byteLength !== need) {
+        this.fail(`tensor "${t.name}" (${where}) has ${t.rawData.byteLength} bytes of raw data, but its shape [${dims.join(', ')}] needs ${need}`);
+      }
       storage = { kind: 'raw', bytes: t.rawData };
     } else if (t.stringData.length > 0) {
       storage = { kind: 'strings', values: t.stringData };

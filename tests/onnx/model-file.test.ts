@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { Value } from '../../src/ir/value.js';
 import { DataType } from '../../src/onnx/dtypes.js';
+import { Tensor } from '../../src/ir/tensor.js';
 import { loadModel, saveModel, writeFileAtomic } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { encodeModel } from '../../src/onnx/serde.js';
@@ -84,6 +85,15 @@ describe('bad input is a clear error naming the file', () => {
     c.name = 'y';
     const f = write('twice.onnx', encode(m));
     expect(() => loadModel(f)).toThrow(/twice\.onnx: main graph: "y" has two producers/);
+  });
+  it('a tensor whose raw data does not fit its shape', () => {
+    const m = emptyModel();
+    const b = new GraphBuilder(m);
+    const x = b.input('x', DataType.FLOAT, [4]);
+    const w = b.initializer('w', new Tensor('w', DataType.FLOAT, [4], { kind: 'raw', bytes: new Uint8Array(12) }));
+    b.output(b.op(Op.Add, [x, w]), 'y');
+    const f = write('short.onnx', encode(m));
+    expect(() => loadModel(f)).toThrow(/short\.onnx: tensor "w" \(initializer\) has 12 bytes of raw data, but its shape \[4\] needs 16/);
   });
   it('a reference to a missing value', () => {
     const m = emptyModel();
