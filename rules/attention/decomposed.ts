@@ -12,7 +12,8 @@
  *   Kᵀ: keyLayout=BHSD    Transpose(K, perm=[0,1,3,2])              K is [B, H, S, D]
  *       keyLayout=BSHD    Transpose(K, perm=[0,2,3,1])              K is [B, S, H, D] (BERT)
  *       keyLayout=BHSD3d  Reshape(Transpose(Reshape(K), [0,2,1]))   dynamo's 3-D transpose of [B, H, S, D]
- *   The scale may sit on the scores, on Q, or as √scale on both Q and Kᵀ (dynamo); it is a
+ *   The scale may sit on the scores, on Q, or as √scale on both Q and K (on Kᵀ as the dynamo
+ *   exporter writes it, or on K before its transpose as the ONNX FlexAttention body does); it is a
  *   constant or computed from shapes only (1/√head_size from Shape), never from activations.
  *   After the softmax, exporters may guard fully masked rows: Where(IsNaN(p), 0, p) (dynamo)
  *   or Where(row_all_masked, 0, p) (the ONNX Attention function body).
@@ -54,6 +55,9 @@ const lastAxis: NodeCheck = (n, facts) => {
 const activation: ValueCheck = (v, facts) =>
   facts.constTensor(v) !== undefined ? `${v.name} is a constant (weights), not an activation: this MatMul is not attention` : undefined;
 
+/** Ops that pass values through unchanged in value (casts to float, Identity). */
+const PASS_THROUGH = [Op.Cast, Op.Identity];
+
 const shapeDerived: ValueCheck = (v, facts) => (facts.isShapeDerived(v) ? undefined : `${v.name} is an activation, not a scale`);
 
 const scaleOf = (tag: string, x: Pattern): Pattern =>
@@ -64,14 +68,14 @@ const scaleOf = (tag: string, x: Pattern): Pattern =>
   });
 
 const keyTransposed = oneOf('keyLayout', {
-  BHSD: node(Op.Transpose, [any('k', activation)], { check: permIs([0, 1, 3, 2]) }),
+  BHSD: node(Op.Transpose, [scaleOf('keyScaleBeforeTranspose', any('k', activation))], { check: permIs([0, 1, 3, 2]) }),
   BSHD: node(Op.Transpose, [any('k', activation)], { check: permIs([0, 2, 3, 1]) }),
   BHSD3d: node(Op.Reshape, [node(Op.Transpose, [node(Op.Reshape, [any('k', activation), any()])], { check: permIs([0, 2, 1]) }), any()]),
 });
 
 const scores = node(Op.MatMul, [scaleOf('queryScale', any('q', activation)), scaleOf('keyScale', keyTransposed)], { capture: 'scores' });
 
-const scaled = scaleOf('scoreScale', skip([Op.Cast], scores));
+const scaled = scaleOf('scoreScale', skip(PASS_THROUGH, scores));
 
 /** softcap · tanh(scores / softcap) (Gemma 2, the ONNX Attention softcap attribute). */
 const softcapped = oneOf('softcap', {
@@ -80,25 +84,25 @@ const softcapped = oneOf('softcap', {
 });
 
 const masked = oneOf('mask', {
-  add: node(Op.Add, [skip([Op.Cast], softcapped), any('mask')], { commute: true }),
-  where: node(Op.Where, [any('mask'), skip([Op.Cast], softcapped), any()]),
+  add: node(Op.Add, [skip(PASS_THROUGH, softcapped), any('mask')], { commute: true }),
+  where: node(Op.Where, [any('mask'), skip(PASS_THROUGH, softcapped), any()]),
   none: softcapped,
 });
 
-const softmax = node(Op.Softmax, [skip([Op.Cast], masked)], { capture: 'softmax', check: lastAxis });
+const softmax = node(Op.Softmax, [skip(PASS_THROUGH, masked)], { capture: 'softmax', check: lastAxis });
 
 /** Where(IsNaN(p), 0, p): the dynamo exporter's guard for fully masked rows. */
 const nanGuardCheck: NodeCheck = (n) => (n.inputs[0]?.producer()?.inputs[0] === n.inputs[2] ? undefined : `Where ${n.name} is not a NaN guard of its own input`);
 const zero: ValueCheck = (v, facts) => (facts.constScalar(v) === 0 ? undefined : `${v.name} is not the constant 0`);
 
-const probabilities = skip(
-  [Op.Cast],
-  oneOf('nanGuard', {
-    isNaN: node(Op.Where, [node(Op.IsNaN, [any()]), constant(), skip([Op.Cast], softmax)], { check: nanGuardCheck }),
-    maskedRows: node(Op.Where, [any(), any(undefined, zero), skip([Op.Cast], softmax)]),
-    none: softmax,
-  }),
-);
+const guarded = oneOf('nanGuard', {
+  isNaN: node(Op.Where, [node(Op.IsNaN, [any()]), constant(), skip(PASS_THROUGH, softmax)], { check: nanGuardCheck }),
+  maskedRows: node(Op.Where, [any(), any(undefined, zero), skip(PASS_THROUGH, softmax)]),
+  none: softmax,
+});
+
+/** FlexAttention's prob_mod, inlined: the probabilities times a constant (never an activation). */
+const probabilities = skip(PASS_THROUGH, scaleOf('probabilityScale', skip(PASS_THROUGH, guarded)));
 
 export const decomposedPattern = node(Op.MatMul, [probabilities, any('v', activation)], { capture: 'output' });
 

@@ -2,6 +2,7 @@
  * The attention patterns, in the order they are tried. Frozen: nothing registers at run time.
  */
 import { decomposedAttention } from './decomposed.js';
+import { flexAttention } from './flex-attention.js';
 import { msAttention } from './ms-attention.js';
 import { msGroupQueryAttention } from './ms-group-query-attention.js';
 import { msMultiHeadAttention } from './ms-multi-head-attention.js';
@@ -14,6 +15,7 @@ export const ATTENTION_PATTERNS: readonly AttentionPattern[] = Object.freeze([
   msMultiHeadAttention,
   msGroupQueryAttention,
   msAttention,
+  flexAttention,
 ]);
 
 export type { AttentionPattern, SiteDraft } from './pattern.js';

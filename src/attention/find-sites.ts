@@ -31,7 +31,7 @@ export interface SiteScan {
 }
 
 /** Ops that look like attention and are reported when not taken. */
-const ATTENTION_LIKE = [Op.Softmax, Op.Attention, Op.MsAttention, Op.MsMultiHeadAttention, Op.MsGroupQueryAttention];
+const ATTENTION_LIKE = [Op.Softmax, Op.Attention, Op.MsAttention, Op.MsMultiHeadAttention, Op.MsGroupQueryAttention, Op.FlexAttention];
 
 export function findSites(model: Model, patterns: readonly AttentionPattern[]): SiteScan {
   const facts = new ShapeFacts();
@@ -100,20 +100,19 @@ export function findSites(model: Model, patterns: readonly AttentionPattern[]): 
   return { sites, rejected };
 }
 
-/** Whether a MatMul's first operand comes from a Softmax through casts and a NaN guard. */
-function reachesSoftmax(v: Value | undefined): boolean {
-  for (let i = 0; i < 6 && v !== undefined; i++) {
-    const p = v.producer();
-    if (p === undefined) return false;
-    if (p.is(Op.Softmax)) return true;
-    if (p.is(Op.Cast) || p.is(Op.Identity)) v = p.inputs[0];
-    else if (p.is(Op.Where)) v = p.inputs[2];
-    else return false;
-  }
-  return false;
+/** Ops between the softmax and the P·V MatMul: casts, Identity, a NaN guard, a constant scale. */
+const BETWEEN_SOFTMAX_AND_PV = [Op.Cast, Op.Identity, Op.Where, Op.IsNaN, Op.Mul, Op.Div];
+
+/** Whether a MatMul's first operand comes from a Softmax through the ops above (a cheap pre-check). */
+function reachesSoftmax(v: Value | undefined, depth = 6): boolean {
+  const p = v?.producer();
+  if (p === undefined || depth === 0) return false;
+  if (p.is(Op.Softmax)) return true;
+  if (!BETWEEN_SOFTMAX_AND_PV.some((o) => p.is(o))) return false;
+  return p.inputs.some((x) => reachesSoftmax(x, depth - 1));
 }
 
-/** The MatMul that a Softmax's probabilities reach (through Cast / NaN guard), if any. */
+/** The MatMul that a Softmax's probabilities reach through the same ops, if any. */
 function softmaxConsumer(sm: Node): Node | undefined {
   let frontier = [sm.output(0)];
   for (let i = 0; i < 6; i++) {
@@ -121,7 +120,7 @@ function softmaxConsumer(sm: Node): Node | undefined {
     for (const v of frontier) {
       for (const u of v.uses()) {
         if (u.node.is(Op.MatMul)) return u.node;
-        if (u.node.is(Op.Cast) || u.node.is(Op.Identity) || u.node.is(Op.Where) || u.node.is(Op.IsNaN)) next.push(u.node.output(0));
+        if (BETWEEN_SOFTMAX_AND_PV.some((o) => u.node.is(o))) next.push(u.node.output(0));
       }
     }
     frontier = next;

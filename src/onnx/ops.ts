@@ -56,6 +56,7 @@ export const Op = Object.freeze({
   MsAttention: ms('Attention'),
   MsMultiHeadAttention: ms('MultiHeadAttention'),
   MsGroupQueryAttention: ms('GroupQueryAttention'),
+  FlexAttention: Object.freeze({ domain: 'ai.onnx.preview', opType: 'FlexAttention' }),
 });
 
 /** "ai.onnx" and "" name the same domain; the IR uses "". */

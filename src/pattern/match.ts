@@ -45,10 +45,11 @@ function fail(reason: string, at: Node | Value | undefined, depth: number): Step
   return { ok: false, reason, at, depth };
 }
 
+/** The failure that got further; on a tie the later one, which is a real attempt, not a placeholder. */
 function deeper(a: Step, b: Step): Step {
   if (a.ok) return a;
   if (b.ok) return b;
-  return b.depth > a.depth ? b : a;
+  return b.depth >= a.depth ? b : a;
 }
 
 function isTransparent(n: Node): boolean {
