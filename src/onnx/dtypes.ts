@@ -168,15 +168,14 @@ function buildCodec(f: MinifloatFormat): MinifloatCodec {
   };
 }
 
-const codecCache = new Map<DataType, MinifloatCodec>();
+/** The five minifloat codecs, built once when the module loads (5 × at most 256 codes) and never changed. */
+const CODECS: ReadonlyMap<DataType, MinifloatCodec> = new Map(
+  (Object.entries(formats) as [string, MinifloatFormat][]).map(([id, f]) => [Number(id) as DataType, buildCodec(f)]),
+);
+
 function minifloat(id: DataType): MinifloatCodec {
-  let c = codecCache.get(id);
-  if (c === undefined) {
-    const f = formats[id];
-    if (f === undefined) throw new RangeError(`${dataTypeInfo(id).name} is not a minifloat`);
-    c = buildCodec(f);
-    codecCache.set(id, c);
-  }
+  const c = CODECS.get(id);
+  if (c === undefined) throw new RangeError(`${dataTypeInfo(id).name} is not a minifloat`);
   return c;
 }
 
