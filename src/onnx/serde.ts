@@ -203,8 +203,9 @@ class Decoder {
     }
     for (const tp of gp.initializer) {
       const tensor = this.tensor(tp, 'initializer');
+      // In scope so far: graph inputs and earlier initializers (which have a tensor already).
       const asInput = scope.values.get(tp.name);
-      if (asInput !== undefined && asInput.isGraphInput() && asInput.initializer === undefined) {
+      if (asInput !== undefined && asInput.initializer === undefined) {
         // IR < 4 lists initializers among the inputs too: the same value, with a default.
         g.addInitializer(asInput, tensor);
       } else {

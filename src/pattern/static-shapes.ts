@@ -55,11 +55,10 @@ export class ShapeFacts {
     if (t !== undefined && t.size === 1 && t.storage.kind !== 'strings') return t.toNumbers()[0];
     const p = v.producer();
     if (p && (p.is(Op.Identity) || p.is(Op.Cast) || p.is(Op.CastLike)) && p.inputs[0]) return this.constScalar(p.inputs[0]);
-    const p2 = p && p.is(Op.Constant) ? p : undefined;
-    if (p2) {
-      const f = p2.floatAttr('value_float');
+    if (p?.is(Op.Constant)) {
+      const f = p.floatAttr('value_float');
       if (f !== undefined) return f;
-      const i = p2.intAttr('value_int');
+      const i = p.intAttr('value_int');
       if (i !== undefined) return i;
     }
     return undefined;
