@@ -6,7 +6,8 @@
  *   x [B, H, S, D] ─ ReduceMin / ReduceMax (all axes but the head axis) ─▶ min [H], max [H]
  *
  * Min and max (not just |x|'s max) because compressed-tensors' moving-average observer averages
- * them separately. The mse observer searches clip ratios on the values themselves, so for it the
+ * them separately. All of them are concatenated into one output, so each run hands back one
+ * small tensor instead of two per edge. The mse observer searches clip ratios on the values themselves, so for it the
  * tensor is exposed as well. Packed [B, S, H·D] tensors are first reshaped to [B, S, H, D]. The
  * model's opset is kept.
  */
@@ -19,9 +20,11 @@ import type { QuantEdge } from '../src/quant/edges.js';
 
 export type Statistic = 'min' | 'max' | 'values';
 
-/** One observer output: which edge, which of its tensors, which statistic. */
+/** One observed statistic: which edge, which of its tensors, and where it is in which output. */
 export interface Observer {
   readonly output: string;
+  /** min/max: the statistic's heads are output[offset .. offset + heads). */
+  readonly offset: number;
   readonly edge: number;
   readonly tensor: number;
   readonly stat: Statistic;
@@ -31,6 +34,7 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
   const b = new GraphBuilder(model);
   const opset = model.opsetVersion('') ?? 13;
   const observers: Observer[] = [];
+  const stats: { value: Value; edge: number; tensor: number; stat: 'min' | 'max'; heads: number }[] = [];
   const reduce = (op: typeof Op.ReduceMax, x: Value, axes: number[], name: string): Value =>
     opset >= 18
       ? b.op(op, [x, b.constI64(`${name}/axes`, [axes.length], axes)], [intAttr('keepdims', 0)], name)
@@ -46,16 +50,22 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
       }
       const axes = [0, 1, 2, 3].filter((a) => a !== headAxis);
       for (const stat of ['min', 'max'] as const) {
-        const out = reduce(stat === 'min' ? Op.ReduceMin : Op.ReduceMax, x, axes, `${base}/${stat}`);
-        b.output(out);
-        observers.push({ output: out.name, edge: ei, tensor: ti, stat });
+        stats.push({ value: reduce(stat === 'min' ? Op.ReduceMin : Op.ReduceMax, x, axes, `${base}/${stat}`), edge: ei, tensor: ti, stat, heads: e.heads });
       }
       if (e.args.observer === 'mse') {
         // [B, H, S, D] or [B, S, H, D] values, reduced per head in JS.
         if (!model.graph.outputs.includes(x)) b.output(x);
-        observers.push({ output: x.name, edge: ei, tensor: ti, stat: 'values' });
+        observers.push({ output: x.name, offset: 0, edge: ei, tensor: ti, stat: 'values' });
       }
     });
   });
+  if (stats.length > 0) {
+    const all = b.output(b.op(Op.Concat, stats.map((s) => s.value), [intAttr('axis', 0)], 'ctc.observe/statistics'));
+    let offset = 0;
+    for (const s of stats) {
+      observers.push({ output: all.name, offset, edge: s.edge, tensor: s.tensor, stat: s.stat });
+      offset += s.heads;
+    }
+  }
   return observers;
 }

@@ -115,13 +115,13 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const { sites, plans, edges } = plan(model, rules, opts.model);
 
   // Statistics: merged from files, or observed now on a second copy of the model.
-  let stats: Stats;
+  let stats: Omit<Stats, 'model'>;
   let calibrationSeconds = 0;
   let sets = 0;
   if (opts.stats !== undefined && opts.stats.length > 0) {
-    stats = mergeStats(opts.stats.map(readStats), opts.stats);
-    const sha = fileSha256(opts.model);
-    if (stats.model !== sha) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
+    const merged = mergeStats(opts.stats.map(readStats), opts.stats);
+    stats = merged;
+    if (merged.model !== fileSha256(opts.model)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
     if (JSON.stringify(stats.edges) !== JSON.stringify(edgeKeys(edges))) {
       throw new CtcError(`${opts.stats[0]}: these statistics cover other edges than rule set "${rules.name}" quantizes on ${opts.model}`);
     }
@@ -148,7 +148,11 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }
-  if (opts.saveStats !== undefined) writeFileAtomic(opts.saveStats, [Buffer.from(statsToJson(stats), 'utf8')]);
+  if (opts.saveStats !== undefined) {
+    // Saved statistics name their model by its hash, so that --stats refuses another model's.
+    const saved: Stats = { ...stats, model: fileSha256(opts.model) };
+    writeFileAtomic(opts.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
+  }
 
   const qparams: QParams[] = edges.map((e, i) => {
     const r = reduceObserver(stats.batches, i, e.args);

@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Model } from '../ir/model.js';
-import { saveModel } from '../onnx/model-file.js';
-import { encodeModel } from '../onnx/serde.js';
-import { concatChunks } from '../onnx/wire.js';
+import { writeFileAtomic } from '../onnx/model-file.js';
+import { appendToGraph } from '../onnx/serde.js';
+import type { GraphAdditions } from '../onnx/serde.js';
 import type { QuantEdge } from '../quant/edges.js';
 import { insertObservers } from '../../passes/insert-observers.js';
 import type { Observer } from '../../passes/insert-observers.js';
@@ -47,16 +48,19 @@ function hasExternalData(model: Model): boolean {
   return model.graph.initializers.some((v) => v.initializer?.isExternal());
 }
 
-/** Create a session on a model in memory, or beside its external data through a temporary file. */
-async function sessionFor(model: Model, modelPath: string, opts: CalibrateOptions) {
-  const options = { providers: opts.providers, ...(opts.threads ? { intraOpThreads: opts.threads } : {}), warn: opts.warn };
-  if (!hasExternalData(model)) {
-    const e = encodeModel(model);
-    return createSession(concatChunks(e.chunks, e.size), options);
-  }
+/**
+ * A session on the observer graph: the model file's own bytes with the observers appended
+ * (appendToGraph), in memory, or beside its external data through a temporary file.
+ */
+async function sessionFor(model: Model, modelPath: string, added: GraphAdditions, opts: CalibrateOptions) {
+  // Observing needs no graph optimization (onnxruntime's own calibrator disables it too); it
+  // would only make the session slower to create.
+  const options = { providers: opts.providers, optimization: 'disabled' as const, ...(opts.threads ? { intraOpThreads: opts.threads } : {}), warn: opts.warn };
+  const bytes = appendToGraph(readFileSync(modelPath), added);
+  if (!hasExternalData(model)) return createSession(bytes, options);
   // External locations are relative to the model's folder: a hidden temporary file there.
   const tmp = join(dirname(modelPath), `.${basename(modelPath)}.ctc-observe-${process.pid}.onnx`);
-  saveModel(model, tmp);
+  writeFileAtomic(tmp, [bytes]);
   try {
     return await createSession(tmp, options);
   } finally {
@@ -78,9 +82,24 @@ function perHeadValues(data: Float32Array, dims: readonly number[], headAxis: nu
   return out;
 }
 
-export async function calibrate(opts: CalibrateOptions): Promise<Stats> {
+/** Where calibration's time goes: building the observer graph, creating its session, running the sets. */
+export interface CalibrationTimings {
+  readonly graphSeconds: number;
+  readonly sessionSeconds: number;
+  readonly runSeconds: number;
+}
+
+/** Observed statistics, per set; the caller names the model (a hash only files need). */
+export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'model'> & { readonly timings: CalibrationTimings }> {
+  const t0 = performance.now();
+  const g = opts.model.graph;
+  const before = { nodes: g.nodes.length, outputs: g.outputs.length, initializers: g.initializers.length };
   const observers: Observer[] = insertObservers(opts.model, opts.edges);
-  const session = await sessionFor(opts.model, opts.modelPath, opts);
+  // insertObservers only appends: what it added is the tail of each list.
+  const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
+  const t1 = performance.now();
+  const session = await sessionFor(opts.model, opts.modelPath, added, opts);
+  const t2 = performance.now();
   const fetches = [...new Set(observers.map((o) => o.output))];
   const batches: Batch[] = [];
   opts.progress.start(opts.sets.length, 'calibrating');
@@ -92,7 +111,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<Stats> {
       const edges: EdgeBatch[] = opts.edges.map((e, ei) => {
         const mine = observers.filter((o) => o.edge === ei);
         const read = (stat: 'min' | 'max'): number[] => {
-          const parts = mine.filter((o) => o.stat === stat).map((o) => Array.from(out[o.output]!.data as Float32Array));
+          const parts = mine.filter((o) => o.stat === stat).map((o) => Array.from((out[o.output]!.data as Float32Array).subarray(o.offset, o.offset + e.heads)));
           return parts[0]!.map((_, h) => (stat === 'min' ? Math.min(...parts.map((p) => p[h]!)) : Math.max(...parts.map((p) => p[h]!))));
         };
         const min = read('min');
@@ -123,5 +142,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<Stats> {
     opts.progress.done();
     await session.release();
   }
-  return { format: 'ctc-stats/1', model: fileSha256(opts.modelPath), edges: edgeKeys(opts.edges), batches };
+  const t3 = performance.now();
+  const timings = { graphSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000, runSeconds: (t3 - t2) / 1000 };
+  return { format: 'ctc-stats/1', edges: edgeKeys(opts.edges), batches, timings };
 }

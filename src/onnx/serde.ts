@@ -636,6 +636,30 @@ export function encodeModel(model: Model, opts: EncodeOptions = {}): Encoded {
   return external ? { chunks, size, external } : { chunks, size };
 }
 
+export interface GraphAdditions {
+  readonly nodes: readonly Node[];
+  readonly outputs: readonly Value[];
+  readonly initializers: readonly Value[];
+}
+
+/**
+ * The bytes of a model file with nodes, graph outputs and initializers added to its main graph,
+ * without re-encoding the model: a protobuf parser merges a message field that appears twice,
+ * appending to its repeated fields, so `base ++ ModelProto{graph{node, output, initializer}}`
+ * parses as the base model with the additions at the end of each list. The additions may only
+ * refer to names of the base model and to each other.
+ */
+export function appendToGraph(base: Uint8Array, added: GraphAdditions): Uint8Array {
+  const e = new Encoder({});
+  const graph = create(GraphProtoSchema, {
+    node: added.nodes.map((n) => e.node(n)),
+    output: added.outputs.map((v) => e.valueInfo(v, 'output')),
+    initializer: added.initializers.map((v) => e.tensor(v.initializer!)),
+  });
+  const delta = encodeChunks(ModelProtoSchema, create(ModelProtoSchema, { graph }));
+  return concatChunks([base, ...delta.chunks], base.byteLength + delta.size);
+}
+
 /** Decode a standalone TensorProto (the ONNX test-data `input_N.pb` files). */
 export function decodeTensorFile(bytes: Uint8Array, file: string): Tensor {
   let tp: TensorProto;
