@@ -29,9 +29,14 @@ function verifyGraph(graph: Graph, outer: ReadonlySet<Value>, where: string): vo
   for (const v of graph.initializers) define(v, 'initializer');
   for (const n of graph.nodes) for (const o of n.outputs) define(o, `output of ${n.op.opType} node "${n.name}"`);
 
+  // Values available so far in node order: if every input is, the order is topological and so
+  // there is no cycle (the common case, checked in one pass).
+  const available = new Set<Value>([...outer, ...graph.inputs, ...graph.initializers]);
+  let ordered = true;
   for (const n of graph.nodes) {
     n.inputs.forEach((v, i) => {
       if (v === undefined) return;
+      if (!available.has(v)) ordered = false;
       if (!defined.has(v)) {
         throw new VerifyError(`${where}: input ${i} of ${n.op.opType} node "${n.name}" refers to "${v.name}", which nothing defines`);
       }
@@ -44,11 +49,18 @@ function verifyGraph(graph: Graph, outer: ReadonlySet<Value>, where: string): vo
         if (u.node.inputs[u.index] !== o) throw new VerifyError(`${where}: "${o.name}" lists a stale use by "${u.node.name}"`);
       }
     }
-    for (const a of n.attributes.values()) for (const g of subgraphsOf(a)) verifyGraph(g, defined, where);
+    for (const a of n.attributes.values()) {
+      for (const g of subgraphsOf(a)) {
+        verifyGraph(g, defined, where);
+        ordered = false; // subgraphs may use later values of this graph: let the full check decide
+      }
+    }
+    for (const o of n.outputs) available.add(o);
   }
   for (const v of graph.outputs) {
     if (!defined.has(v)) throw new VerifyError(`${where}: graph output "${v.name}" is not produced by any node, input or initializer`);
   }
+  if (ordered) return;
   const { cycle } = topologicalOrder(graph);
   if (cycle.length > 0) {
     const names = cycle.slice(0, 4).map((n) => `${n.op.opType} "${n.name}"`).join(', ');
