@@ -249,12 +249,21 @@ export class ShapeFacts {
       return out;
     }
     if (p.is(Op.Slice)) {
-      // The sliced axes become unknown; the others are kept.
+      // A sliced axis of known size with constant starts/ends (step 1) keeps a known size
+      // (Phi-3's fused QKV is sliced this way); otherwise it becomes unknown.
       const d = this.dims(in0);
       if (d === undefined) return undefined;
-      const axes = this.constInts(p.inputs[3]) ?? d.map((_, i) => i);
-      const set = new Set(axes.map((a) => norm(a, d.length)));
-      return d.map((x, i) => (set.has(i) ? undefined : x));
+      const axes = (this.constInts(p.inputs[3]) ?? d.map((_, i) => i)).map((a) => norm(a, d.length));
+      const starts = this.constInts(p.inputs[1]);
+      const ends = this.constInts(p.inputs[2]);
+      const steps = this.constInts(p.inputs[4]);
+      return d.map((x, i) => {
+        const k = axes.indexOf(i);
+        if (k < 0) return x;
+        if (typeof x !== 'number' || !starts || !ends || (steps && steps[k] !== 1)) return undefined;
+        const clamp = (v: number): number => Math.min(x, Math.max(0, v < 0 ? v + x : v));
+        return Math.max(0, clamp(ends[k]!) - clamp(starts[k]!));
+      });
     }
     return undefined;
   }

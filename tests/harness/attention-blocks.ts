@@ -16,6 +16,8 @@ import { Op } from '../../src/onnx/ops.js';
 export type KeyLayout = 'BHSD' | 'BSHD' | 'BHSD3d';
 export type ScaleAt = 'scores-mul' | 'scores-div' | 'q-mul' | 'split' | 'none';
 export type Mutation = 'none' | 'softmax-axis' | 'no-key-transpose' | 'scores-escape' | 'weights-as-key';
+/** Q, K and V from three projections, or from one fused projection cut by Split or by Slice. */
+export type Projection = 'separate' | 'split' | 'slice';
 
 export interface BlockSpec {
   readonly heads: number;
@@ -28,6 +30,7 @@ export interface BlockSpec {
   readonly castAfterSoftmax: boolean;
   readonly nanGuard: boolean;
   readonly softmaxAxis: -1 | 3;
+  readonly projection: Projection;
   readonly mutation: Mutation;
 }
 
@@ -47,6 +50,7 @@ export const blockSpec: fc.Arbitrary<BlockSpec> = fc
     castAfterSoftmax: fc.boolean(),
     nanGuard: fc.boolean(),
     softmaxAxis: fc.constantFrom<-1 | 3>(-1, 3),
+    projection: fc.constantFrom<Projection>('separate', 'split', 'slice'),
   })
   .map((r) => ({
     heads: r.kvHeads * (r.layout === 'BSHD' ? 1 : r.ratio),
@@ -59,6 +63,7 @@ export const blockSpec: fc.Arbitrary<BlockSpec> = fc
     castAfterSoftmax: r.castAfterSoftmax,
     nanGuard: r.nanGuard,
     softmaxAxis: r.softmaxAxis,
+    projection: r.projection,
     mutation: 'none' as Mutation,
   }));
 
@@ -100,10 +105,25 @@ export class AttentionGraph {
     const Hkv = H / ratio;
     const b = this.b;
     const T = spec.cache ? PAST + SEQ : SEQ;
-    const proj = (w: Value, h: number): Value => b.op(Op.Reshape, [b.op(Op.MatMul, [x, w]), this.i64(`shape_${index}`, [0, 0, h, D])]);
-    const q = b.op(Op.Transpose, [proj(this.w(`wq${index}`, HIDDEN, H * D), H)], [intsAttr('perm', [0, 2, 1, 3])]);
-    const kProj = proj(this.w(`wk${index}`, HIDDEN, Hkv * D), Hkv);
-    const vProj = proj(this.w(`wv${index}`, HIDDEN, Hkv * D), Hkv);
+    const heads = (y: Value, h: number): Value => b.op(Op.Reshape, [y, this.i64(`shape_${index}`, [0, 0, h, D])]);
+    let flat: [Value, Value, Value];
+    if (spec.projection === 'separate') {
+      flat = [b.op(Op.MatMul, [x, this.w(`wq${index}`, HIDDEN, H * D)]), b.op(Op.MatMul, [x, this.w(`wk${index}`, HIDDEN, Hkv * D)]), b.op(Op.MatMul, [x, this.w(`wv${index}`, HIDDEN, Hkv * D)])];
+    } else {
+      // one fused projection [HIDDEN, (H + 2·Hkv)·D], cut along the last axis
+      const qkv = b.op(Op.MatMul, [x, this.w(`wqkv${index}`, HIDDEN, (H + 2 * Hkv) * D)]);
+      const sizes = [H * D, Hkv * D, Hkv * D];
+      if (spec.projection === 'split') {
+        const outs = b.node(Op.Split, [qkv, this.i64(`sizes_${index}`, sizes)], [intAttr('axis', -1)], { outputs: 3 }).outputs;
+        flat = [outs[0]!, outs[1]!, outs[2]!];
+      } else {
+        const cut = (from: number, to: number): Value => b.op(Op.Slice, [qkv, this.i64(`from_${index}`, [from]), this.i64(`to_${index}`, [to]), this.i64(`axis_${index}`, [-1])]);
+        flat = [cut(0, sizes[0]!), cut(sizes[0]!, sizes[0]! + sizes[1]!), cut(sizes[0]! + sizes[1]!, sizes[0]! + sizes[1]! + sizes[2]!)];
+      }
+    }
+    const q = b.op(Op.Transpose, [heads(flat[0], H)], [intsAttr('perm', [0, 2, 1, 3])]);
+    const kProj = heads(flat[1], Hkv);
+    const vProj = heads(flat[2], Hkv);
     const toBhsd = (v: Value): Value => b.op(Op.Transpose, [v], [intsAttr('perm', [0, 2, 1, 3])]);
     let kEdge = spec.layout === 'BSHD' ? kProj : toBhsd(kProj);
     let vEdge = toBhsd(vProj);
