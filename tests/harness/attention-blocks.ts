@@ -105,7 +105,9 @@ export class AttentionGraph {
     const Hkv = H / ratio;
     const b = this.b;
     const T = spec.cache ? PAST + SEQ : SEQ;
-    const heads = (y: Value, h: number): Value => b.op(Op.Reshape, [y, this.i64(`shape_${index}`, [0, 0, h, D])]);
+    // As transformers writes it: view(*input_shape, -1, head_dim); the head count must be
+    // derived from the projection's width (through MatMul, Split or Slice).
+    const heads = (y: Value, _h: number): Value => b.op(Op.Reshape, [y, this.i64(`shape_${index}`, [0, 0, -1, D])]);
     let flat: [Value, Value, Value];
     if (spec.projection === 'separate') {
       flat = [b.op(Op.MatMul, [x, this.w(`wq${index}`, HIDDEN, H * D)]), b.op(Op.MatMul, [x, this.w(`wk${index}`, HIDDEN, Hkv * D)]), b.op(Op.MatMul, [x, this.w(`wv${index}`, HIDDEN, Hkv * D)])];
