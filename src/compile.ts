@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
 import { insertQdq } from '../passes/insert-qdq.js';
 import { findSites } from './attention/find-sites.js';
+import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
 import { testDataSets, randomSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
@@ -50,6 +51,8 @@ export interface CompileOptions {
   readonly threads?: number;
   readonly stats?: readonly string[];
   readonly saveStats?: string;
+  /** Remove this prefix from every site name (and so from scale names and config targets). */
+  readonly stripPrefix?: string;
   /** Write weights to OUTDIR/model.onnx.data (needed past protobuf's 2 GiB). */
   readonly externalData?: boolean;
   readonly progress: Progress;
@@ -78,8 +81,10 @@ export interface CompileResult {
 }
 
 /** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
-function plan(model: Model, rules: RuleSet, modelPath: string): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[] } {
-  const { sites, rejected } = findSites(model, ATTENTION_PATTERNS);
+function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[] } {
+  const found = findSites(model, ATTENTION_PATTERNS);
+  const rejected = found.rejected;
+  const sites = stripPrefix === undefined ? found.sites : stripSitePrefix(found.sites, stripPrefix);
   if (sites.length === 0) {
     const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`).join('\n');
     throw new CtcError(`${modelPath}: no attention site found, so there is nothing to quantize; nothing was written. \`ctc inspect --explain\` shows:\n${why}`);
@@ -112,7 +117,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   checkOutputDir(opts.outDir, opts.model, opts.force ?? false);
 
   const model = loadModel(opts.model);
-  const { sites, plans, edges } = plan(model, rules, opts.model);
+  const { sites, plans, edges } = plan(model, rules, opts.model, opts.stripPrefix);
 
   // Statistics: merged from files, or observed now on a second copy of the model.
   let stats: Omit<Stats, 'model'>;
@@ -133,7 +138,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
       data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
     } else data = testDataSets(model, opts.model, opts.calib ?? [], opts.calibSets);
     const copy = loadModel(opts.model);
-    const again = plan(copy, rules, opts.model);
+    const again = plan(copy, rules, opts.model, opts.stripPrefix);
     const t0 = performance.now();
     stats = await calibrate({
       modelPath: opts.model,

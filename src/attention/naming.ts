@@ -4,6 +4,7 @@
  * (`/model/layers.0/self_attn/MatMul_1`). Names are taken as written; nothing is inferred from
  * them beyond the layer number.
  */
+import { UsageError } from '../errors.js';
 import type { Node } from '../ir/node.js';
 
 const NAME_SCOPES = 'pkg.torch.onnx.name_scopes';
@@ -23,6 +24,19 @@ export function scopeOf(n: Node): string | undefined {
     return n.name.slice(1, n.name.lastIndexOf('/')).split('/').join('.');
   }
   return undefined;
+}
+
+/**
+ * Site names without a leading `prefix` (an export that wrapped the Hugging Face model names its
+ * attention `model.model.layers.0.self_attn`; the checkpoint says `model.layers.0.self_attn`).
+ * Every site must start with it: a prefix that does not fit is a user error, not a no-op.
+ */
+export function stripSitePrefix<T extends { readonly name: string }>(sites: readonly T[], prefix: string): T[] {
+  const misfit = sites.find((s) => !s.name.startsWith(prefix) || s.name.length === prefix.length);
+  if (misfit !== undefined) {
+    throw new UsageError(`--strip-prefix "${prefix}": site ${misfit.name} does not start with it (sites: ${sites.map((s) => s.name).join(', ')})`);
+  }
+  return sites.map((s) => ({ ...s, name: s.name.slice(prefix.length) }));
 }
 
 /** The layer number: the last purely numeric segment of a dotted name (`layers.3` -> 3). */

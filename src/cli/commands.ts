@@ -49,6 +49,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: all cores]' })
         .option('stats', { type: 'string', array: true, describe: 'Compile from saved statistics files (merged exactly) without running the model' })
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
+        .option('strip-prefix', { type: 'string', describe: 'Remove PREFIX from site names, so scale names match the checkpoint (e.g. "model." when the export wrapped the model)' })
         .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
@@ -72,6 +73,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             stats: a.stats,
             saveStats: a['save-stats'],
             externalData: a['external-data'],
+            stripPrefix: a['strip-prefix'],
             json: a.json,
             quiet: a.quiet,
           },

@@ -24,6 +24,7 @@ export interface CompileFlags {
   readonly stats?: string[] | undefined;
   readonly saveStats?: string | undefined;
   readonly externalData: boolean;
+  readonly stripPrefix?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
 }
@@ -70,6 +71,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.stats ? { stats: f.stats } : {}),
     ...(f.saveStats ? { saveStats: f.saveStats } : {}),
     externalData: f.externalData,
+    ...(f.stripPrefix !== undefined ? { stripPrefix: f.stripPrefix } : {}),
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,
   });

@@ -52,6 +52,19 @@ describe('user rule files', () => {
     // the observer a rule file leaves out is compressed-tensors' static default here
     expect(config.kv_cache_scheme.observer).toBe('static_minmax');
   });
+  it('--strip-prefix gives checkpoint names to scales and targets; a prefix that does not fit is refused', () => {
+    const d = tmp();
+    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '-o', join(d, 'o'), '-q', '--strip-prefix', 'model.');
+    expect(r.code, r.stderr).toBe(0);
+    const scales = JSON.parse(readFileSync(join(d, 'o', 'scales.json'), 'utf8'));
+    expect(Object.keys(scales)).toContain('model.layers.3.self_attn.q_scale');
+    expect(Object.keys(scales).every((k) => k.startsWith('model.layers.'))).toBe(true);
+    const config = JSON.parse(readFileSync(join(d, 'o', 'quantization_config.json'), 'utf8'));
+    expect(config.config_groups.group_0.targets).toEqual([0, 1, 2, 3].map((i) => `model.layers.${i}.self_attn`));
+    const bad = ctc('compile', LLAMA, '--rules', 'fp8-head', '-o', join(d, 'p'), '--strip-prefix', 'transformer.');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--strip-prefix "transformer\.": site model\.model\.layers\.0\.self_attn does not start with it/);
+  });
   it('a target naming a whole layer is refused before anything runs', () => {
     const d = tmp();
     const f = join(d, 'broad.json');
