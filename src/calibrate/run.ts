@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Model } from '../ir/model.js';
 import { writeFileAtomic } from '../onnx/model-file.js';
 import { appendToGraph } from '../onnx/serde.js';
@@ -68,7 +67,7 @@ async function sessionFor(model: Model, modelPath: string, added: GraphAdditions
   }
 }
 
-/** Per-head values of one observed tensor: min and max along every axis but `headAxis`. */
+/** The values of one head of an observed tensor (every element whose index on `headAxis` is `head`). */
 function perHeadValues(data: Float32Array, dims: readonly number[], headAxis: number, head: number): Float32Array {
   const inner = dims.slice(headAxis + 1).reduce((a, b) => a * b, 1);
   const heads = dims[headAxis]!;
@@ -82,24 +81,14 @@ function perHeadValues(data: Float32Array, dims: readonly number[], headAxis: nu
   return out;
 }
 
-/** Where calibration's time goes: building the observer graph, creating its session, running the sets. */
-export interface CalibrationTimings {
-  readonly graphSeconds: number;
-  readonly sessionSeconds: number;
-  readonly runSeconds: number;
-}
-
 /** Observed statistics, per set; the caller names the model (a hash only files need). */
-export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'model'> & { readonly timings: CalibrationTimings }> {
-  const t0 = performance.now();
+export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'model'>> {
   const g = opts.model.graph;
   const before = { nodes: g.nodes.length, outputs: g.outputs.length, initializers: g.initializers.length };
   const observers: Observer[] = insertObservers(opts.model, opts.edges);
   // insertObservers only appends: what it added is the tail of each list.
   const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
-  const t1 = performance.now();
   const session = await sessionFor(opts.model, opts.modelPath, added, opts);
-  const t2 = performance.now();
   const fetches = [...new Set(observers.map((o) => o.output))];
   const batches: Batch[] = [];
   opts.progress.start(opts.sets.length, 'calibrating');
@@ -142,7 +131,5 @@ export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'mo
     opts.progress.done();
     await session.release();
   }
-  const t3 = performance.now();
-  const timings = { graphSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000, runSeconds: (t3 - t2) / 1000 };
-  return { format: 'ctc-stats/1', edges: edgeKeys(opts.edges), batches, timings };
+  return { format: 'ctc-stats/1', edges: edgeKeys(opts.edges), batches };
 }
