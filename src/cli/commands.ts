@@ -14,6 +14,16 @@ const print = (s: string): void => {
 };
 
 export function registerCommands(parser: Argv, fail: Fail): void {
+  /** A handler whose errors go to `fail` (which reports them and sets the exit code). */
+  const guarded =
+    <A>(run: (a: A) => unknown) =>
+    async (a: A): Promise<void> => {
+      try {
+        await run(a);
+      } catch (e) {
+        fail(e);
+      }
+    };
   parser.command(
     'inspect <model>',
     'List the attention sites of a model: heads, the edges where Q/K/V QDQ goes, the KV cache',
@@ -23,13 +33,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('json', { type: 'boolean', default: false, describe: 'Print {"sites": [...]} as JSON' })
         .option('explain', { type: 'boolean', default: false, describe: 'Also list every Softmax and attention op that was not taken, and why' })
         .example('ctc inspect corpus/llama-gqa-bytes-ts-eager/model.onnx', 'A table of the four attention sites'),
-    (a) => {
-      try {
-        inspectCommand({ model: a.model, json: a.json, explain: a.explain }, print);
-      } catch (e) {
-        fail(e);
-      }
-    },
+    guarded((a) => inspectCommand({ model: a.model, json: a.json, explain: a.explain }, print)),
   );
   parser.command(
     'compile <model>',
@@ -55,9 +59,8 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
         .example('ctc compile model.onnx --rules int4-kv-head --calib-sets 0-7 --save-stats a.json', 'Calibrate on sets 0-7 and keep the statistics'),
-    async (a) => {
-      try {
-        await compileCommand(
+    guarded((a) =>
+      compileCommand(
           {
             model: a.model,
             rules: a.rules,
@@ -77,12 +80,9 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             json: a.json,
             quiet: a.quiet,
           },
-          print,
-        );
-      } catch (e) {
-        fail(e);
-      }
-    },
+        print,
+      ),
+    ),
   );
   parser.command(
     'eval <reference> <candidate>',
@@ -97,24 +97,12 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc eval corpus/llama-gqa-bytes-ts-eager/model.onnx out/model.onnx --sets 8-15', 'Perplexity of both on sets 8-15'),
-    async (a) => {
-      try {
-        await evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet }, print);
-      } catch (e) {
-        fail(e);
-      }
-    },
+    guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet }, print)),
   );
   parser.command(
     'rules [name]',
     'List the built-in rule sets, or show one',
     (y) => y.positional('name', { type: 'string', describe: 'A rule set name or file' }),
-    (a) => {
-      try {
-        rulesCommand(a.name, print);
-      } catch (e) {
-        fail(e);
-      }
-    },
+    guarded((a) => rulesCommand(a.name, print)),
   );
 }
