@@ -91,6 +91,22 @@ const ortTypeOf: Partial<Record<DataType, ort.Tensor.Type>> = {
   [DataType.STRING]: 'string',
 };
 
+/** The typed array onnxruntime-node expects for each numeric tensor type (float16 as raw bits). */
+const typedArrayOf: Partial<Record<ort.Tensor.Type, new (b: ArrayBuffer) => ArrayBufferView>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+};
+
 /** IR tensor -> onnxruntime tensor (copies, so the typed array is aligned). */
 export function toOrtTensor(t: Tensor): ort.Tensor {
   const type = ortTypeOf[t.dataType];
@@ -99,34 +115,10 @@ export function toOrtTensor(t: Tensor): ort.Tensor {
   if (t.storage.kind === 'strings') return new ort.Tensor('string', t.storage.values.map((b) => Buffer.from(b).toString('utf8')), dims);
   const raw = t.bytes();
   const copy = new Uint8Array(raw).buffer;
-  switch (type) {
-    case 'float32':
-      return new ort.Tensor(type, new Float32Array(copy), dims);
-    case 'float64':
-      return new ort.Tensor(type, new Float64Array(copy), dims);
-    case 'float16':
-      return new ort.Tensor(type, new Uint16Array(copy), dims);
-    case 'int8':
-      return new ort.Tensor(type, new Int8Array(copy), dims);
-    case 'uint8':
-      return new ort.Tensor(type, new Uint8Array(copy), dims);
-    case 'int16':
-      return new ort.Tensor(type, new Int16Array(copy), dims);
-    case 'uint16':
-      return new ort.Tensor(type, new Uint16Array(copy), dims);
-    case 'int32':
-      return new ort.Tensor(type, new Int32Array(copy), dims);
-    case 'uint32':
-      return new ort.Tensor(type, new Uint32Array(copy), dims);
-    case 'int64':
-      return new ort.Tensor(type, new BigInt64Array(copy), dims);
-    case 'uint64':
-      return new ort.Tensor(type, new BigUint64Array(copy), dims);
-    case 'bool':
-      return new ort.Tensor(type, new Uint8Array(copy), dims);
-    default:
-      throw new CalibrationError(`tensor ${t.name}: unsupported type ${type}`);
-  }
+  const Array_ = typedArrayOf[type];
+  if (Array_ === undefined) throw new CalibrationError(`tensor ${t.name}: unsupported type ${type}`);
+  // The constructor's overloads pair each type literal with its array type; the table does that here.
+  return new ort.Tensor(type as 'uint8', new Array_(copy) as Uint8Array, dims);
 }
 
 /** The ONNX data type number of an onnxruntime tensor type. */
