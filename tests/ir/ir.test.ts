@@ -7,10 +7,10 @@ import { sortGraph, topologicalOrder } from '../../src/ir/topo.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { DataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
-import { decodeModel, encodeModel } from '../../src/onnx/serde.js';
-import { concatChunks } from '../../src/onnx/wire.js';
+import { decodeModel } from '../../src/onnx/serde.js';
 import { shuffled } from '../harness/fixtures.js';
 import { buildGraph, graphSpec } from '../harness/random-graph.js';
+import { bytesOf } from '../harness/rewrite.js';
 
 function small() {
   const m = emptyModel();
@@ -21,11 +21,6 @@ function small() {
   b.output(z, 'z');
   return { m, b, x, y, z };
 }
-
-const bytesOf = (m: ReturnType<typeof emptyModel>): Uint8Array => {
-  const e = encodeModel(m);
-  return concatChunks(e.chunks, e.size);
-};
 
 describe('use-def lists', () => {
   it('a value knows its producer and every use', () => {

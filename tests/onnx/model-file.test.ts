@@ -8,9 +8,8 @@ import { DataType } from '../../src/onnx/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { loadModel, saveModel, writeFileAtomic } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
-import { encodeModel } from '../../src/onnx/serde.js';
-import { concatChunks } from '../../src/onnx/wire.js';
 import { corpusModel } from '../harness/paths.js';
+import { bytesOf } from '../harness/rewrite.js';
 
 let dir: string;
 beforeEach(() => {
@@ -32,11 +31,6 @@ function write(name: string, bytes: Uint8Array | string): string {
   writeFileSync(f, bytes);
   return f;
 }
-
-const encode = (m: ReturnType<typeof emptyModel>): Uint8Array => {
-  const e = encodeModel(m);
-  return concatChunks(e.chunks, e.size);
-};
 
 describe('bad input is a clear error naming the file', () => {
   it('a path that does not exist', () => {
@@ -72,7 +66,7 @@ describe('bad input is a clear error naming the file', () => {
     const c = b.op(Op.Add, [a, x], [], 'c');
     a.producer()!.replaceInput(0, c);
     b.output(c, 'y');
-    const f = write('cycle.onnx', encode(m));
+    const f = write('cycle.onnx', bytesOf(m));
     expect(() => loadModel(f)).toThrow(/cycle\.onnx: graph "main" has a cycle/);
   });
   it('two producers of one name', () => {
@@ -83,7 +77,7 @@ describe('bad input is a clear error naming the file', () => {
     b.output(a, 'y');
     const c = b.op(Op.Neg, [x]);
     c.name = 'y';
-    const f = write('twice.onnx', encode(m));
+    const f = write('twice.onnx', bytesOf(m));
     expect(() => loadModel(f)).toThrow(/twice\.onnx: main graph: "y" has two producers/);
   });
   it('a tensor whose raw data does not fit its shape', () => {
@@ -92,7 +86,7 @@ describe('bad input is a clear error naming the file', () => {
     const x = b.input('x', DataType.FLOAT, [4]);
     const w = b.initializer('w', new Tensor('w', DataType.FLOAT, [4], { kind: 'raw', bytes: new Uint8Array(12) }));
     b.output(b.op(Op.Add, [x, w]), 'y');
-    const f = write('short.onnx', encode(m));
+    const f = write('short.onnx', bytesOf(m));
     expect(() => loadModel(f)).toThrow(/short\.onnx: tensor "w" \(initializer\) has 12 bytes of raw data, but its shape \[4\] needs 16/);
   });
   it('a reference to a missing value', () => {
@@ -100,7 +94,7 @@ describe('bad input is a clear error naming the file', () => {
     const b = new GraphBuilder(m);
     b.input('x', DataType.FLOAT, [4]);
     b.output(b.op(Op.Relu, [new Value('ghost')]), 'y');
-    const f = write('dangling.onnx', encode(m));
+    const f = write('dangling.onnx', bytesOf(m));
     expect(() => loadModel(f)).toThrow(/dangling\.onnx: main graph: input 0 of Relu node "Relu" refers to "ghost", which no node, input or initializer defines/);
   });
 });
@@ -117,7 +111,7 @@ describe('external data', () => {
     expect(w.storage.kind).toBe('external');
     expect(Array.from(w.toFloat32().subarray(0, 3))).toEqual([0, Math.fround(1 / 7), Math.fround(2 / 7)]);
     // Unchanged, it re-encodes byte for byte, still pointing at the same file.
-    const again = encode(loaded);
+    const again = bytesOf(loaded);
     expect(Buffer.compare(Buffer.from(again), readFileSync(f))).toBe(0);
   });
 
