@@ -10,7 +10,7 @@
  * file's bytes and loaded) and the runs over the 8 sets, then the ratio of the sums. With so few,
  * so small sets the session dominates; the runs column shows the cost per set of observing.
  */
-import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../src/attention/patterns/index.js';
 import { findSites } from '../src/attention/find-sites.js';
 import { testDataSets } from '../src/calibrate/data.js';
 import { createSession, toOrtTensor } from '../src/calibrate/ort.js';

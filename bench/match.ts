@@ -4,7 +4,7 @@
  * (target: under 50 ms).
  */
 import { performance } from 'node:perf_hooks';
-import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../src/attention/patterns/index.js';
 import { findSites } from '../src/attention/find-sites.js';
 import { generateLlama } from '../corpus/generators/llama.js';
 

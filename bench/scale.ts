@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../src/attention/patterns/index.js';
 import { SHAPES, generateLlama } from '../corpus/generators/llama.js';
 import { findSites } from '../src/attention/find-sites.js';
 import { fileSha256 } from '../src/calibrate/run.js';

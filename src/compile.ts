@@ -8,7 +8,7 @@
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
 import { performance } from 'node:perf_hooks';
-import { ATTENTION_PATTERNS } from '../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { insertQdq } from '../passes/insert-qdq.js';
 import { findSites } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';

@@ -13,7 +13,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { Op, opKey } from '../onnx/ops.js';
-import { ShapeFacts } from '../pattern/static-shapes.js';
+import { ShapeFacts } from '../shapes/static-shapes.js';
 import type { AttentionPattern, SiteDraft } from './pattern-types.js';
 import type { Edge, Site } from './site.js';
 import { scopeOf, layerOf } from './naming.js';

@@ -1,5 +1,5 @@
 /**
- * The contract of an attention pattern (rules/attention/*.ts): the ops it anchors at, and a
+ * The contract of an attention pattern (src/attention/patterns/*.ts): the ops it anchors at, and a
  * match function that returns a draft site (edges, heads it can read from attributes, cache)
  * or the reason it does not apply. Heads it cannot read are filled in from static shapes by the
  * site finder.
@@ -7,7 +7,7 @@
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { OpId } from '../onnx/ops.js';
-import type { ShapeFacts } from '../pattern/static-shapes.js';
+import type { ShapeFacts } from '../shapes/static-shapes.js';
 import type { CacheIO, Edge } from './site.js';
 
 export interface SiteDraft {

@@ -6,7 +6,7 @@
  */
 import type { Value } from '../ir/value.js';
 import { Op } from '../onnx/ops.js';
-import type { ShapeFacts } from '../pattern/static-shapes.js';
+import type { ShapeFacts } from '../shapes/static-shapes.js';
 
 const THROUGH = new Set(['Transpose', 'Reshape', 'Split', 'Slice', 'Add', 'Mul', 'Sub', 'Neg', 'Concat', 'Identity', 'Cast', 'RotaryEmbedding', 'SimplifiedLayerNormalization', 'RMSNormalization', 'LayerNormalization', 'Squeeze', 'Unsqueeze']);
 

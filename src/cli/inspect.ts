@@ -1,7 +1,7 @@
 /**
  * `ctc inspect MODEL [--json] [--explain]`: the attention sites of a model.
  */
-import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../attention/patterns/index.js';
 import { findSites } from '../attention/find-sites.js';
 import type { SiteScan } from '../attention/find-sites.js';
 import { siteToJson } from '../attention/site.js';

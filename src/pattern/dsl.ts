@@ -16,7 +16,7 @@
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { OpId } from '../onnx/ops.js';
-import type { ShapeFacts } from './static-shapes.js';
+import type { ShapeFacts } from '../shapes/static-shapes.js';
 
 /** A check returns undefined when satisfied, else the reason it is not. */
 export type NodeCheck = (node: Node, facts: ShapeFacts) => string | undefined;

@@ -10,7 +10,7 @@ import type { Value } from '../ir/value.js';
 import { elemTypeOf } from '../ir/types.js';
 import { Op, opKey } from '../onnx/ops.js';
 import type { Pattern } from './dsl.js';
-import type { ShapeFacts } from './static-shapes.js';
+import type { ShapeFacts } from '../shapes/static-shapes.js';
 
 export interface Bindings {
   readonly values: ReadonlyMap<string, Value>;

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import type { Mutation } from '../harness/attention-blocks.js';
 import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';

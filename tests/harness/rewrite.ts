@@ -2,7 +2,7 @@
  * Helpers for rewrite tests: apply a rule set with given scales (no calibration), replace QDQ
  * pairs by identity, run a model in onnxruntime.
  */
-import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { insertQdq } from '../../passes/insert-qdq.js';
 import type { QdqResult } from '../../passes/insert-qdq.js';
 import { findSites } from '../../src/attention/find-sites.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { insertObservers } from '../../passes/insert-observers.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import { verifyModel } from '../../src/ir/verify.js';

@@ -5,7 +5,7 @@ import { DataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { any, constant, node, oneOf, optional, pass, same, skip } from '../../src/pattern/dsl.js';
 import { matchPattern } from '../../src/pattern/match.js';
-import { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import { ShapeFacts } from '../../src/shapes/static-shapes.js';
 import { bytesOf } from '../harness/rewrite.js';
 
 function graph() {

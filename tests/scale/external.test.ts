@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
-import { ATTENTION_PATTERNS } from '../../rules/attention/index.js';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import { randomSets } from '../../src/calibrate/data.js';
 import { createSession, toOrtTensor } from '../../src/calibrate/ort.js';

@@ -2,13 +2,13 @@
  * Helpers shared by the attention pattern files. The contract they implement
  * (AttentionPattern, SiteDraft) is defined next to the site finder that consumes it.
  */
-import type { Value } from '../../src/ir/value.js';
-import type { Node } from '../../src/ir/node.js';
-import type { CacheIO, Edge, Layout } from '../../src/attention/site.js';
-import { headAxisOf } from '../../src/attention/site.js';
-import type { PatternOutcome } from '../../src/attention/pattern-types.js';
+import type { Value } from '../../ir/value.js';
+import type { Node } from '../../ir/node.js';
+import type { CacheIO, Edge, Layout } from '../site.js';
+import { headAxisOf } from '../site.js';
+import type { PatternOutcome } from '../pattern-types.js';
 
-export type { AttentionPattern, PatternOutcome, SiteDraft } from '../../src/attention/pattern-types.js';
+export type { AttentionPattern, PatternOutcome, SiteDraft } from '../pattern-types.js';
 
 export function edge(value: Value, layout: Layout, rank = layout === 'BSE' ? 3 : 4): Edge {
   return { value, layout, headAxis: headAxisOf[layout], rank };

@@ -10,12 +10,12 @@
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
  * graph input (a Concat of two activations is not a cache).
  */
-import type { Value } from '../../src/ir/value.js';
-import { Op } from '../../src/onnx/ops.js';
-import { any, constant, node, oneOf, pass } from '../../src/pattern/dsl.js';
-import type { NodeCheck, ValueCheck } from '../../src/pattern/dsl.js';
-import { matchPattern } from '../../src/pattern/match.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Value } from '../../ir/value.js';
+import { Op } from '../../onnx/ops.js';
+import { any, constant, node, oneOf, pass } from '../../pattern/dsl.js';
+import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
+import { matchPattern } from '../../pattern/match.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
 const isGraphInput: ValueCheck = (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`);
 

@@ -11,12 +11,12 @@
  * Rejected: packed QKV in the query (5-D) or a missing key/value: Q, K and V are not separate
  * tensors there.
  */
-import type { Node } from '../../src/ir/node.js';
-import { Op } from '../../src/onnx/ops.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../ir/node.js';
+import { Op } from '../../onnx/ops.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { edge, failed, insideCache } from './pattern.js';
-import type { Layout } from '../../src/attention/site.js';
+import type { Layout } from '../site.js';
 
 export const msMultiHeadAttention: AttentionPattern = {
   name: 'ms-multi-head-attention',

@@ -7,8 +7,8 @@
  * the cache is one stacked tensor for K and V together: per-head Q/K/V QDQ cannot be placed.
  * The pattern recognizes the op so that `ctc inspect --explain` says so, and never takes it.
  */
-import type { Node } from '../../src/ir/node.js';
-import { Op } from '../../src/onnx/ops.js';
+import type { Node } from '../../ir/node.js';
+import { Op } from '../../onnx/ops.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { failed } from './pattern.js';
 

@@ -15,9 +15,9 @@
  * Rejected: an Attention without K or V (not produced by any exporter), or a 3-D input without
  * the head-count attributes.
  */
-import type { Node } from '../../src/ir/node.js';
-import { Op } from '../../src/onnx/ops.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../ir/node.js';
+import { Op } from '../../onnx/ops.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import { stripRepeat } from './gqa-repeat.js';
 import { matchCache } from './kv-cache.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';

@@ -11,9 +11,9 @@
  * Rejected: packed QKV (no key input), or a graph that already quantizes the cache in the op
  * (k_quant_type set): its own KV quantization contract comes first.
  */
-import type { Node } from '../../src/ir/node.js';
-import { Op } from '../../src/onnx/ops.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../ir/node.js';
+import { Op } from '../../onnx/ops.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { edge, failed, insideCache } from './pattern.js';
 

@@ -7,12 +7,12 @@
  * K and V are quantized on X, before the repeat (compressed-tensors quantizes at the cache
  * write, where the tensor has kv_heads heads). Rejects an Unsqueeze on another axis.
  */
-import type { Value } from '../../src/ir/value.js';
-import { Op } from '../../src/onnx/ops.js';
-import { any, node, oneOf } from '../../src/pattern/dsl.js';
-import type { NodeCheck } from '../../src/pattern/dsl.js';
-import { matchPattern } from '../../src/pattern/match.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Value } from '../../ir/value.js';
+import { Op } from '../../onnx/ops.js';
+import { any, node, oneOf } from '../../pattern/dsl.js';
+import type { NodeCheck } from '../../pattern/dsl.js';
+import { matchPattern } from '../../pattern/match.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
 const unsqueezeAxis2: NodeCheck = (n, facts) => {
   const axes = facts.constInts(n.inputs[1]) ?? n.intsAttr('axes');

@@ -9,9 +9,9 @@
  * Q, K and V are 4-D inputs of the op (head axis 1); grouped-query attention is implied by
  * fewer K/V heads. There is no cache input. Rejected: inputs of another rank.
  */
-import type { Node } from '../../src/ir/node.js';
-import { Op } from '../../src/onnx/ops.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../ir/node.js';
+import { Op } from '../../onnx/ops.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { edge, failed } from './pattern.js';
 

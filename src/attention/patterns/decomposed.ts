@@ -24,13 +24,13 @@
  * transposed activation (a router or a classifier head multiplies by weights); scores or
  * probabilities that are also used outside the block; a Q that is not rank 4.
  */
-import type { Node } from '../../src/ir/node.js';
-import type { Value } from '../../src/ir/value.js';
-import { Op } from '../../src/onnx/ops.js';
-import { any, constant, node, oneOf, skip } from '../../src/pattern/dsl.js';
-import type { NodeCheck, Pattern, ValueCheck } from '../../src/pattern/dsl.js';
-import { matchPattern } from '../../src/pattern/match.js';
-import type { ShapeFacts } from '../../src/pattern/static-shapes.js';
+import type { Node } from '../../ir/node.js';
+import type { Value } from '../../ir/value.js';
+import { Op } from '../../onnx/ops.js';
+import { any, constant, node, oneOf, skip } from '../../pattern/dsl.js';
+import type { NodeCheck, Pattern, ValueCheck } from '../../pattern/dsl.js';
+import { matchPattern } from '../../pattern/match.js';
+import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import { stripRepeat } from './gqa-repeat.js';
 import { matchCache } from './kv-cache.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
