@@ -1,12 +1,15 @@
 /**
  * `ctc compile`: the whole pipeline, in order.
  *
- *   load ─▶ find sites ─▶ plan the rule set ─▶ statistics (calibrate on a copy with observers,
+ *   load ─▶ write plan (every write checked against every read; the staging folder taken)
+ *   ─▶ find sites ─▶ plan the rule set ─▶ statistics (calibrate on a copy with observers,
  *   or merge --stats files) ─▶ scales ─▶ QDQ on the model ─▶ write model.onnx,
- *   quantization_config.json, scales.json (all or nothing)
+ *   quantization_config.json, scales.json into the staging folder ─▶ move it into OUTDIR
+ *   (all or nothing)
  *
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
+import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { insertQdq } from '../passes/insert-qdq.js';
@@ -17,13 +20,15 @@ import { testDataSets, randomSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
 import { reduceObserver } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
-import { calibrate, fileSha256 } from './calibrate/run.js';
+import { calibrate, fileSha256, hasExternalData, observerModelPath } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
 import { quantizationConfig, sortKeys } from './emit/config.js';
-import { checkOutputDir, writeOutputs } from './emit/output.js';
-import type { WrittenOutput } from './emit/output.js';
+import { CONFIG_FILE, SCALES_FILE, outputLayout, writeOutputs } from './emit/output.js';
+import type { LinkWeights, OutputLayout, WrittenOutput } from './emit/output.js';
+import { checkPathOptions, makeFolder, planWrites } from './emit/write-plan.js';
+import type { WritePlan } from './emit/write-plan.js';
 import { scalesJson } from './emit/scales.js';
 import { CtcError, UsageError } from './errors.js';
 import type { Model } from './ir/model.js';
@@ -55,6 +60,8 @@ export interface CompileOptions {
   readonly stripPrefix?: string;
   /** Write weights to OUTDIR/model.onnx.data (needed past protobuf's 2 GiB). */
   readonly externalData?: boolean;
+  /** Link the input's external data files instead of copying them (each way has a cost). */
+  readonly linkWeights?: LinkWeights | undefined;
   readonly progress: Progress;
   readonly warn: (m: string) => void;
 }
@@ -112,11 +119,42 @@ function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
 }
 
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
+  checkPathOptions(opts.outDir, opts.saveStats);
   const rules = withObserver(loadRuleSet(opts.rules), opts.observer);
   for (const w of rules.warnings) opts.warn(w);
-  checkOutputDir(opts.outDir, opts.model, opts.force ?? false);
-
   const model = loadModel(opts.model);
+  const fromStats = opts.stats !== undefined && opts.stats.length > 0;
+  let data: DataSet[] = [];
+  if (!fromStats) {
+    if (opts.calibRandom !== undefined) data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
+    else data = testDataSets(model, opts.model, opts.calib ?? [], opts.calibSets);
+  }
+
+  // Before any work: every write checked against every read; the staging folder taken.
+  const layout = outputLayout(model, opts.externalData ?? false);
+  const writes = planWrites({
+    reads: [
+      { path: opts.model, what: 'the input model' },
+      ...layout.external.map((e) => ({ path: e.source, what: `external data of the input model (${e.location})` })),
+      { path: rules.source, what: 'the rule file' },
+      ...(opts.stats ?? []).map((path) => ({ path, what: 'the --stats file' })),
+      ...data.flatMap((set) => set.files.map((path) => ({ path, what: 'calibration data' }))),
+    ],
+    outDir: opts.outDir,
+    outFiles: layout.files,
+    saveStats: opts.saveStats,
+    scratch: !fromStats && hasExternalData(model) ? [{ path: observerModelPath(opts.model), what: 'the temporary observer model' }] : [],
+    force: opts.force ?? false,
+    warn: opts.warn,
+  });
+  try {
+    return await compilePlanned(opts, rules, model, data, layout, writes);
+  } finally {
+    writes.release();
+  }
+}
+
+async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model, data: DataSet[], layout: OutputLayout, writes: WritePlan): Promise<CompileResult> {
   const { sites, plans, edges } = plan(model, rules, opts.model, opts.stripPrefix);
 
   // Statistics: merged from files, or observed now on a second copy of the model.
@@ -132,11 +170,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     }
     sets = stats.batches.length;
   } else {
-    let data: DataSet[];
     if (opts.calibRandom !== undefined) {
       opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
-      data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
-    } else data = testDataSets(model, opts.model, opts.calib ?? [], opts.calibSets);
+    }
     const copy = loadModel(opts.model);
     const again = plan(copy, rules, opts.model, opts.stripPrefix);
     const t0 = performance.now();
@@ -153,10 +189,11 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }
-  if (opts.saveStats !== undefined) {
+  if (writes.saveStats !== undefined) {
     // Saved statistics name their model by its hash, so that --stats refuses another model's.
     const saved: Stats = { ...stats, model: fileSha256(opts.model) };
-    writeFileAtomic(opts.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
+    makeFolder(dirname(writes.saveStats), `--save-stats ${opts.saveStats}`);
+    writeFileAtomic(writes.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
   }
 
   const qparams: QParams[] = edges.map((e, i) => {
@@ -169,10 +206,16 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   );
 
   const groupSites = new Set(plans.filter((p) => p.group !== undefined).map((p) => p.site.name));
-  const output = writeOutputs(opts.outDir, model, {
-    'quantization_config.json': `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
-    'scales.json': `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
-  }, { externalData: opts.externalData ?? false });
+  const output = await writeOutputs(
+    writes,
+    model,
+    layout,
+    {
+      [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
+      [SCALES_FILE]: `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
+    },
+    { externalData: opts.externalData ?? false, linkWeights: opts.linkWeights, progress: opts.progress },
+  );
   return {
     sites: sites.length,
     quantizedSites: plans.length,
@@ -194,5 +237,5 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 }
 
 export function compileResultJson(r: CompileResult): unknown {
-  return sortKeys({ ...r, output: r.output ? { dir: r.output.dir, files: r.output.files, external: r.output.external } : null });
+  return sortKeys({ ...r, output: r.output ? { dir: r.output.dir, files: r.output.files, external: r.output.external.map(({ location, method, bytes }) => ({ location, method, bytes })) } : null });
 }

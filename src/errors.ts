@@ -26,3 +26,32 @@ export class CalibrationError extends CtcError {}
 
 /** Command-line usage: a missing argument, a conflicting flag, an output that would overwrite. */
 export class UsageError extends CtcError {}
+
+/** The machine refused a file operation (disk full, read-only, permission): the user's to fix. */
+export class EnvironmentError extends CtcError {}
+
+const ENVIRONMENT_FIXES: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk is full; free some space (or write to another disk with -o) and run again',
+  EDQUOT: 'your disk quota is used up; free some space (or write to another disk with -o) and run again',
+  EFBIG: 'the file is too large for this file system; write to another disk with -o',
+  EACCES: 'permission denied; choose a folder you may write to',
+  EPERM: 'not permitted (an immutable file or folder: lsattr shows the i flag); choose another folder',
+  EROFS: 'the file system is read-only; choose a folder on a writable disk',
+  ENOTDIR: 'a part of the path is a file, not a folder; choose another path',
+  EISDIR: 'it is a folder; name a file',
+  ENAMETOOLONG: 'the name is too long; choose a shorter path',
+  EMLINK: 'the file system allows no more links to that file; use the default (copy)',
+  EXDEV: 'the source and the output are on different file systems, so a hard link is impossible; use the default (copy) or --link-weights symlink',
+  EIO: 'the disk reported an I/O error; check the disk',
+};
+
+/**
+ * An error from the file system, while `doing` something to `path`, as the CtcError that says
+ * what to do about it; anything that is not an environment error is returned unchanged.
+ */
+export function environmentError(e: unknown, path: string, doing: string): unknown {
+  if (e instanceof CtcError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const fix = code === undefined ? undefined : ENVIRONMENT_FIXES[code];
+  return fix === undefined ? e : new EnvironmentError(`${path}: cannot ${doing} (${code}): ${fix}`);
+}

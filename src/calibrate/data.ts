@@ -19,6 +19,8 @@ export interface DataSet {
   readonly key: string;
   readonly dir: string;
   readonly number: number | undefined;
+  /** The files it reads (none for random sets). */
+  readonly files: readonly string[];
   /** Reads and checks the inputs (lazily: a set is read when it runs). */
   load(): Map<string, Tensor>;
 }
@@ -105,18 +107,17 @@ export function testDataSets(model: Model, modelPath: string, roots: readonly st
   const selected = range === undefined ? undefined : parseSetRange(range);
   const dirs = findSetDirs(rootDirs, selected);
   const several = rootDirs.length > 1;
+  const inputFiles = (dir: string): string[] => {
+    const files: string[] = [];
+    for (let i = 0; existsSync(join(dir, `input_${i}.pb`)); i++) files.push(join(dir, `input_${i}.pb`));
+    return files;
+  };
   return dirs.map((dir) => ({
     key: several ? `${basename(dirname(dir))}/${basename(dir)}` : basename(dir),
     dir,
     number: setNumber(dir),
-    load: () => {
-      const tensors: Tensor[] = [];
-      for (let i = 0; existsSync(join(dir, `input_${i}.pb`)); i++) {
-        const f = join(dir, `input_${i}.pb`);
-        tensors.push(decodeTensorFile(readFileSync(f), f));
-      }
-      return checkInputs(model, dir, tensors);
-    },
+    files: inputFiles(dir),
+    load: () => checkInputs(model, dir, inputFiles(dir).map((f) => decodeTensorFile(readFileSync(f), f))),
   }));
 }
 
@@ -136,6 +137,7 @@ export function randomSets(model: Model, count: number, dims: ReadonlyMap<string
   return Array.from({ length: count }, (_, k) => ({
     key: `random_${k}`,
     dir: '(random)',
+    files: [],
     number: k,
     load: () => {
       let s = (seed * 2654435761 + k * 40503) >>> 0;

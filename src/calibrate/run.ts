@@ -20,8 +20,10 @@ import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
 
 export interface Progress {
-  start(total: number, what: string): void;
-  tick(label: string): void;
+  /** Begin a task of `total` units ("sets" unless told: copying counts MiB). */
+  start(total: number, what: string, unit?: string): void;
+  /** `amount` more units are done (1 unless told); `label` names the last. */
+  tick(label: string, amount?: number): void;
   done(): void;
 }
 
@@ -43,7 +45,12 @@ export function fileSha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-function hasExternalData(model: Model): boolean {
+/** The temporary observer model calibration writes beside a model with external data (and removes). */
+export function observerModelPath(modelPath: string): string {
+  return join(dirname(modelPath), `.${basename(modelPath)}.ctc-observe-${process.pid}.onnx`);
+}
+
+export function hasExternalData(model: Model): boolean {
   return model.graph.initializers.some((v) => v.initializer?.isExternal());
 }
 
@@ -58,7 +65,7 @@ async function sessionFor(model: Model, modelPath: string, added: GraphAdditions
   const bytes = appendToGraph(readFileSync(modelPath), added);
   if (!hasExternalData(model)) return createSession(bytes, options);
   // External locations are relative to the model's folder: a hidden temporary file there.
-  const tmp = join(dirname(modelPath), `.${basename(modelPath)}.ctc-observe-${process.pid}.onnx`);
+  const tmp = observerModelPath(modelPath);
   writeFileAtomic(tmp, [bytes]);
   try {
     return await createSession(tmp, options);

@@ -2,12 +2,25 @@
  * The command table: each command's flags and the function that runs it.
  */
 import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
 import { compileCommand } from './compile-command.js';
 import { evalCommand } from './eval-command.js';
 import { inspectCommand } from './inspect.js';
 import { rulesCommand } from './rules-command.js';
 
 export type Fail = (e: unknown) => void;
+
+/** Options that take several values; yargs makes an array of any other option given twice. */
+const ARRAY_OPTIONS = new Set(['_', 'calib', 'dim', 'stats', 'data']);
+
+/** `-o a -o b` would silently pick one: refuse every single-valued option given more than once. */
+function refuseRepeats(args: object): void {
+  for (const [name, value] of Object.entries(args)) {
+    // yargs also sets each alias (o) and camelCase form (saveStats): report the option's long name once.
+    if (!Array.isArray(value) || ARRAY_OPTIONS.has(name) || name.length === 1 || /[A-Z]/.test(name)) continue;
+    throw new UsageError(`--${name} was given ${value.length} times (${value.map(String).join(', ')}); it takes one value: give it once`);
+  }
+}
 
 const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -19,6 +32,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
     <A>(run: (a: A) => unknown) =>
     async (a: A): Promise<void> => {
       try {
+        refuseRepeats(a as object);
         await run(a);
       } catch (e) {
         fail(e);
@@ -55,6 +69,14 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
         .option('strip-prefix', { type: 'string', describe: 'Remove PREFIX from site names, so scale names match the checkpoint (e.g. "model." when the export wrapped the model)' })
         .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
+        .option('link-weights', {
+          type: 'string',
+          choices: ['hardlink', 'symlink'],
+          describe:
+            "Link the input's external data files into OUTDIR instead of copying them (a reflink where the disk can). Each has a cost: " +
+            "hardlink makes the source AND the output unloadable by onnx>=1.17's Python loader (it refuses files with several hard links); " +
+            'symlink breaks when the source moves or is deleted',
+        })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
@@ -76,6 +98,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             stats: a.stats,
             saveStats: a['save-stats'],
             externalData: a['external-data'],
+            linkWeights: a['link-weights'],
             stripPrefix: a['strip-prefix'],
             json: a.json,
             quiet: a.quiet,

@@ -4,6 +4,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { compile, compileResultJson } from '../compile.js';
 import type { CompileResult } from '../compile.js';
+import type { LinkWeights, PlaceMethod } from '../emit/output.js';
 import type { ExecutionProvider } from '../calibrate/ort.js';
 import { UsageError } from '../errors.js';
 import { makeProgress } from './progress.js';
@@ -24,6 +25,7 @@ export interface CompileFlags {
   readonly stats?: string[] | undefined;
   readonly saveStats?: string | undefined;
   readonly externalData: boolean;
+  readonly linkWeights?: string | undefined;
   readonly stripPrefix?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -69,8 +71,9 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     providers: parseProviders(f.ep),
     ...(f.threads ? { threads: f.threads } : {}),
     ...(f.stats ? { stats: f.stats } : {}),
-    ...(f.saveStats ? { saveStats: f.saveStats } : {}),
+    ...(f.saveStats !== undefined ? { saveStats: f.saveStats } : {}),
     externalData: f.externalData,
+    ...(f.linkWeights !== undefined ? { linkWeights: f.linkWeights as LinkWeights } : {}),
     ...(f.stripPrefix !== undefined ? { stripPrefix: f.stripPrefix } : {}),
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,
@@ -79,6 +82,15 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
 }
 
 const fmt = (x: number): string => x.toPrecision(4);
+
+/** What each way of placing the input's weights means for the user's files. */
+const PLACED: Record<PlaceMethod, (source: string) => string> = {
+  reflink: (src) => `placed by reflink (a copy-on-write copy of ${src}, sharing its blocks until either changes)`,
+  copy: (src) => `placed by copy of ${src}`,
+  hardlink: (src) =>
+    `placed by hard link to ${src}: both names are one file now, and onnx>=1.17's loader refuses files with several links (remove one, or compile without --link-weights)`,
+  symlink: (src) => `placed by symbolic link to ${src}: the output breaks if that file moves or is deleted`,
+};
 
 export function summary(r: CompileResult): string {
   const byLayer = new Map<number, Map<string, [number, number]>>();
@@ -98,7 +110,7 @@ export function summary(r: CompileResult): string {
   ];
   if (r.output) {
     lines.push(`wrote ${r.output.dir}/: ${r.output.files.join(', ')}`);
-    for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) placed by ${x.method}, unchanged`);
+    for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) ${PLACED[x.method](x.source)}`);
   }
   if (r.statsSaved) lines.push(`statistics saved to ${r.statsSaved}`);
   return lines.join('\n');

@@ -1,92 +1,166 @@
 /**
- * Writing a compile's outputs: everything goes to a staging folder first and is moved into
- * OUTDIR only when all of it is written, so a failure leaves no partial output. External data
- * files of the input are placed beside the output model by hard link, reflink or copy (in that
- * order of preference) and the result says which.
+ * Writing a compile's outputs into the write plan's staging folder (write-plan.ts moves them
+ * into OUTDIR once all are written, so a failure leaves no partial output).
+ *
+ *   outputLayout(): the names OUTDIR will hold: model.onnx, model.onnx.data (--external-data),
+ *   quantization_config.json, scales.json, and the input's external data files. An input data
+ *   file whose name an output takes (model.onnx.data with --external-data, or scales.json) is
+ *   placed under another name, and the output model points there.
+ *
+ *   writeOutputs(): places the input's external data files (a reflink where the file system can,
+ *   else a copy with progress; hard or symbolic links only when asked: both have a cost), then
+ *   writes the model and the JSON files.
  */
-import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { constants, copyFileSync, linkSync, mkdirSync, statSync, statfsSync, symlinkSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../errors.js';
+import type { Progress } from '../calibrate/run.js';
+import { EnvironmentError, environmentError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { saveModel, writeFileAtomic } from '../onnx/model-file.js';
+import type { WritePlan } from './write-plan.js';
 
-export type LinkMethod = 'hardlink' | 'reflink' | 'copy';
+/** How an input's external data file was placed beside the output model. */
+export type PlaceMethod = 'reflink' | 'copy' | 'hardlink' | 'symlink';
+
+/** What --link-weights asks for instead of the default (reflink, else copy). */
+export type LinkWeights = 'hardlink' | 'symlink';
 
 export interface WrittenOutput {
   readonly dir: string;
   readonly files: string[];
   /** External data files of the input, placed beside the output model. */
-  readonly external: { readonly location: string; readonly method: LinkMethod; readonly bytes: number }[];
+  readonly external: { readonly location: string; readonly source: string; readonly method: PlaceMethod; readonly bytes: number }[];
   /** Seconds spent placing those files (a copy of large weights can dominate a compile). */
   readonly linkSeconds: number;
 }
 
-function placeFile(src: string, dst: string): LinkMethod {
-  try {
-    linkSync(src, dst);
-    return 'hardlink';
-  } catch {
-    try {
-      copyFileSync(src, dst, constants.COPYFILE_FICLONE_FORCE);
-      return 'reflink';
-    } catch {
-      copyFileSync(src, dst);
-      return 'copy';
-    }
-  }
+export const MODEL_FILE = 'model.onnx';
+export const EXTERNAL_DATA_FILE = 'model.onnx.data';
+export const CONFIG_FILE = 'quantization_config.json';
+export const SCALES_FILE = 'scales.json';
+
+export interface OutputLayout {
+  /** Every file OUTDIR may hold afterwards, relative to it (model.onnx.data always: if not written, an old one goes). */
+  readonly files: string[];
+  /** The input's external data files: where each is read, and its location in the output. */
+  readonly external: { readonly source: string; readonly location: string; readonly outLocation: string }[];
 }
 
-/** Refuse outputs that would overwrite the input or an earlier output. */
-export function checkOutputDir(outDir: string, inputModel: string, force: boolean): void {
-  const target = resolve(join(outDir, 'model.onnx'));
-  if (target === resolve(inputModel) || (existsSync(target) && statSync(target).ino === statSync(inputModel).ino)) {
-    throw new UsageError(`${outDir}: writing model.onnx there would overwrite the input model; choose another -o folder`);
+export function outputLayout(model: Model, externalData: boolean): OutputLayout {
+  const taken = [MODEL_FILE, ...(externalData ? [EXTERNAL_DATA_FILE] : []), CONFIG_FILE, SCALES_FILE];
+  // Compared lower-case: on a case-insensitive disk Scales.json is scales.json.
+  const takenLower = new Set(taken.map((n) => n.toLowerCase()));
+  const external: OutputLayout['external'][number][] = [];
+  const seen = new Set<string>();
+  for (const v of model.graph.initializers) {
+    const s = v.initializer!.storage;
+    if (s.kind !== 'external' || seen.has(s.location)) continue;
+    seen.add(s.location);
+    let outLocation = normalize(s.location);
+    const firstPart = (loc: string): string => loc.split(/[\\/]/)[0]!.toLowerCase();
+    while (takenLower.has(firstPart(outLocation)) || takenLower.has(outLocation.toLowerCase())) outLocation = `input.${outLocation}`;
+    takenLower.add(outLocation.toLowerCase());
+    takenLower.add(firstPart(outLocation));
+    external.push({ source: s.path, location: s.location, outLocation });
   }
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`${outDir}: exists and is not a folder`);
-  if (!force && existsSync(target)) throw new UsageError(`${outDir} already holds a model.onnx; choose another -o folder or pass --force to replace it`);
+  return { files: [...new Set([...taken, EXTERNAL_DATA_FILE, ...external.map((e) => e.outLocation)])], external };
 }
 
 export interface WriteOptions {
   /** Move inline weights of at least this many bytes into OUTDIR/model.onnx.data. */
   readonly externalData?: boolean;
+  readonly linkWeights?: LinkWeights | undefined;
+  readonly progress: Progress;
 }
 
 const EXTERNAL_THRESHOLD = 1024;
+const COPY_CHUNK = 16 * 2 ** 20;
+const TICK_BYTES = 2 ** 30;
+const MiB = 2 ** 20;
 
-export function writeOutputs(outDir: string, model: Model, files: Record<string, string>, opts: WriteOptions = {}): WrittenOutput {
-  const parent = dirname(resolve(outDir));
-  mkdirSync(parent, { recursive: true });
-  const staging = join(parent, `.${basename(outDir)}.ctc-staging-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging);
-  try {
-    const external: WrittenOutput['external'][number][] = [];
-    const seen = new Set<string>();
-    const t0 = performance.now();
-    for (const v of model.graph.initializers) {
-      const s = v.initializer!.storage;
-      if (s.kind !== 'external' || seen.has(s.location)) continue;
-      seen.add(s.location);
-      const dst = join(staging, s.location);
-      mkdirSync(dirname(dst), { recursive: true });
-      external.push({ location: s.location, method: placeFile(s.path, dst), bytes: statSync(s.path).size });
+/** Copy `src` to the new file `dst` in chunks (asynchronously, so that a signal is handled meanwhile). */
+async function copyWithProgress(src: string, dst: string, label: string, progress: Progress): Promise<void> {
+  const size = statSync(src).size;
+  const free = (() => {
+    try {
+      const fs = statfsSync(dirname(dst));
+      return fs.bavail * fs.bsize;
+    } catch {
+      return Infinity;
     }
-    const linkSeconds = (performance.now() - t0) / 1000;
-    saveModel(model, join(staging, 'model.onnx'), opts.externalData ? { externalize: { location: 'model.onnx.data', threshold: EXTERNAL_THRESHOLD } } : {});
-    for (const [name, text] of Object.entries(files)) writeFileAtomic(join(staging, name), [Buffer.from(text, 'utf8')]);
-    const written = readdirSync(staging);
-    if (!existsSync(outDir)) renameSync(staging, outDir);
-    else {
-      for (const f of written) {
-        rmSync(join(outDir, f), { recursive: true, force: true });
-        renameSync(join(staging, f), join(outDir, f));
-      }
-      rmSync(staging, { recursive: true, force: true });
-    }
-    return { dir: outDir, files: written.sort(), external, linkSeconds };
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    throw e;
+  })();
+  if (free < size) {
+    throw new EnvironmentError(
+      `${dst}: cannot copy the external data ${src} (${(size / 2 ** 30).toFixed(2)} GiB) there: only ${(free / 2 ** 30).toFixed(2)} GiB free; free some space, write to another disk with -o, or link instead of copying (--link-weights)`,
+    );
   }
+  const from = await open(src, 'r');
+  const to = await open(dst, 'wx');
+  progress.start(size / MiB, `copying ${label}`, 'MiB');
+  try {
+    const buf = Buffer.alloc(Math.min(COPY_CHUNK, Math.max(size, 1)));
+    let done = 0;
+    let ticked = 0;
+    while (done < size) {
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), done);
+      if (bytesRead === 0) throw new EnvironmentError(`${src}: the file shrank while ctc copied it; run again when nothing else writes it`);
+      let written = 0;
+      while (written < bytesRead) written += (await to.write(buf, written, bytesRead - written, done + written)).bytesWritten;
+      done += bytesRead;
+      if (done - ticked >= TICK_BYTES || done === size) {
+        progress.tick(label, (done - ticked) / MiB);
+        ticked = done;
+      }
+    }
+    await to.sync();
+  } finally {
+    progress.done();
+    await from.close();
+    await to.close();
+  }
+}
+
+async function place(src: string, dst: string, label: string, link: LinkWeights | undefined, progress: Progress): Promise<PlaceMethod> {
+  try {
+    if (link === 'hardlink') {
+      linkSync(src, dst);
+      return 'hardlink';
+    }
+    if (link === 'symlink') {
+      symlinkSync(src, dst);
+      return 'symlink';
+    }
+    try {
+      copyFileSync(src, dst, constants.COPYFILE_FICLONE_FORCE);
+      return 'reflink';
+    } catch {
+      await copyWithProgress(src, dst, label, progress);
+      return 'copy';
+    }
+  } catch (e) {
+    throw environmentError(e, dst, link === undefined ? `copy the external data ${src}` : `${link === 'hardlink' ? 'hard' : 'symbolic'}-link the external data ${src}`);
+  }
+}
+
+export async function writeOutputs(plan: WritePlan, model: Model, layout: OutputLayout, files: Record<string, string>, opts: WriteOptions): Promise<WrittenOutput> {
+  const staging = plan.staging;
+  const external: WrittenOutput['external'][number][] = [];
+  const t0 = performance.now();
+  for (const e of layout.external) {
+    const dst = join(staging, e.outLocation);
+    mkdirSync(dirname(dst), { recursive: true });
+    const method = await place(e.source, dst, e.location, opts.linkWeights, opts.progress);
+    external.push({ location: e.outLocation, source: e.source, method, bytes: statSync(e.source).size });
+  }
+  const linkSeconds = (performance.now() - t0) / 1000;
+  const moved = new Map(layout.external.map((e) => [e.location, e.outLocation]));
+  saveModel(model, join(staging, MODEL_FILE), {
+    ...(opts.externalData ? { externalize: { location: EXTERNAL_DATA_FILE, threshold: EXTERNAL_THRESHOLD } } : {}),
+    relocateExternal: (location) => moved.get(location) ?? location,
+  });
+  for (const [name, text] of Object.entries(files)) writeFileAtomic(join(staging, name), [Buffer.from(text, 'utf8')]);
+  const written = plan.commit();
+  return { dir: plan.outDir, files: written, external, linkSeconds };
 }

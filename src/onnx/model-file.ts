@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
-import { ModelLoadError, UsageError } from '../errors.js';
+import { ModelLoadError, UsageError, environmentError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { verifyModel } from '../ir/verify.js';
 import { decodeModel, encodeModel } from './serde.js';
@@ -62,26 +62,27 @@ export function loadModel(path: string): Model {
   return model;
 }
 
-/** Write chunks to `path` through a temporary file in the same folder, then rename. */
+/**
+ * Write chunks to `path` through a temporary file in the same folder, then rename. A full disk,
+ * a read-only folder or a refused permission is an EnvironmentError naming `path` and the fix.
+ */
 export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w');
+  let fd: number | undefined;
   try {
+    fd = openSync(tmp, 'w');
     for (const c of chunks) {
       let done = 0;
       while (done < c.byteLength) done += writeSync(fd, c, done, c.byteLength - done);
     }
     fsyncSync(fd);
     closeSync(fd);
+    fd = undefined;
     renameSync(tmp, path);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
+    if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw environmentError(e, path, 'write');
   }
 }
 
