@@ -7,16 +7,18 @@
  *
  * Weights are either small deterministic values held inline (runnable tests) or ranges of one
  * external data file that is created sparse (benchmarks at 8B/70B shapes: the file has the
- * real size but occupies no disk).
+ * real size but occupies no disk) or filled with seeded random values (GPU runs at scale, where
+ * the weights must be real numbers). Weights, activations and the float inputs are float32, or
+ * float16 throughout (dtype: 'float16'), as an exporter writes a half-precision model.
  */
-import { closeSync, openSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, ftruncateSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { intAttr, intsAttr, floatAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType, encodeFloat16 } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export interface LlamaShape {
@@ -30,14 +32,21 @@ export interface LlamaShape {
 
 export const SHAPES: Record<string, LlamaShape> = {
   tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 256 },
+  /** Llama-3.2-1B's layers with a 32k vocabulary: 1.1 B parameters, 4.4 GB in float32. */
+  '1B': { layers: 16, hidden: 2048, heads: 32, kvHeads: 8, intermediate: 8192, vocab: 32000 },
   '8B': { layers: 32, hidden: 4096, heads: 32, kvHeads: 8, intermediate: 14336, vocab: 128256 },
   '70B': { layers: 80, hidden: 8192, heads: 64, kvHeads: 8, intermediate: 28672, vocab: 128256 },
 };
 
 export interface GenerateOptions {
   readonly form: 'decomposed' | 'onnx-attention';
-  /** inline: deterministic small values; external: one sparse file beside the model. */
-  readonly weights: 'inline' | 'external';
+  /**
+   * inline: deterministic small values; external: one sparse file beside the model (all zeros);
+   * random: one file of seeded random values, N(0, 1/fan_in)-like, beside the model.
+   */
+  readonly weights: 'inline' | 'external' | 'random';
+  /** Element type of weights, activations and float inputs (default float32). */
+  readonly dtype?: 'float32' | 'float16';
   /** For external weights: the folder the model will be saved in, and the data file name. */
   readonly dir?: string;
   readonly dataFile?: string;
@@ -52,33 +61,39 @@ export interface Generated {
 export function generateLlama(shape: LlamaShape, opts: GenerateOptions): Generated {
   const { hidden: E, heads: H, kvHeads: Hkv, intermediate: I, vocab: V } = shape;
   const D = E / H;
+  const FT = opts.dtype === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
+  const elementBytes = FT === DataType.FLOAT16 ? 2 : 4;
+  const onDisk = opts.weights !== 'inline';
   const model = emptyModel(opts.form === 'onnx-attention' ? { '': 23 } : { '': 17 }, opts.form === 'onnx-attention' ? 10 : 8);
   const b = new GraphBuilder(model);
   let offset = 0;
   const dataFile = opts.dataFile ?? 'model.onnx.data';
   const dataPath = opts.dir ? resolve(join(opts.dir, dataFile)) : '';
   let seed = 1;
+  const fd = onDisk ? openSync(dataPath, 'w') : -1;
   const weight = (name: string, dims: number[]): Value => {
     const count = dims.reduce((a, c) => a * c, 1);
-    if (opts.weights === 'external') {
-      const length = count * 4;
+    const scale = 1 / Math.sqrt(dims[0]!);
+    if (onDisk) {
+      const length = count * elementBytes;
       // 4096-aligned ranges, as the external data spec recommends.
       offset = Math.ceil(offset / 4096) * 4096;
-      const t = new Tensor(name, DataType.FLOAT, dims, { kind: 'external', path: dataPath, location: dataFile, offset, length });
+      const t = new Tensor(name, FT, dims, { kind: 'external', path: dataPath, location: dataFile, offset, length });
+      if (opts.weights === 'random') writeRandom(fd, offset, count, scale, seed++, FT);
       offset += length;
       return b.initializer(name, t);
     }
     const s = seed++;
-    const scale = 1 / Math.sqrt(dims[0]!);
-    return b.constF32(name, dims, Float32Array.from({ length: count }, (_, i) => Math.sin(s * 12.9898 + i * 78.233) * scale));
+    const values = Float32Array.from({ length: count }, (_, i) => Math.sin(s * 12.9898 + i * 78.233) * scale);
+    return b.initializer(name, Tensor.fromFloat32(name, FT, dims, values));
   };
   const i64 = (name: string, values: number[]): Value => b.constI64(name, [values.length], values);
-  const f32 = (name: string, value: number): Value => b.constF32(name, [], [value]);
+  const f32 = (name: string, value: number): Value => b.initializer(name, Tensor.fromFloat32(name, FT, [], [value]));
 
   const ids = b.input('input_ids', DataType.INT64, ['batch', 'seq']);
-  const mask = b.input('attention_mask', DataType.FLOAT, ['batch', 1, 'seq', 'total_seq']);
-  const cos = b.input('cos', DataType.FLOAT, ['batch', 1, 'seq', D]);
-  const sin = b.input('sin', DataType.FLOAT, ['batch', 1, 'seq', D]);
+  const mask = b.input('attention_mask', FT, ['batch', 1, 'seq', 'total_seq']);
+  const cos = b.input('cos', FT, ['batch', 1, 'seq', D]);
+  const sin = b.input('sin', FT, ['batch', 1, 'seq', D]);
   const embed = weight('model.embed_tokens.weight', [V, E]);
   let h = b.op(Op.Gather, [embed, ids], [], '/model/embed_tokens/Gather');
 
@@ -113,8 +128,8 @@ export function generateLlama(shape: LlamaShape, opts: GenerateOptions): Generat
     const q = rope(proj('q_proj', H * D, H), `${attn}/q_rope`, l * 10 + 1);
     const kNew = rope(proj('k_proj', Hkv * D, Hkv), `${attn}/k_rope`, l * 10 + 2);
     const vNew = proj('v_proj', Hkv * D, Hkv);
-    const pastK = b.input(`past_key_values.${l}.key`, DataType.FLOAT, ['batch', Hkv, 'past_seq', D]);
-    const pastV = b.input(`past_key_values.${l}.value`, DataType.FLOAT, ['batch', Hkv, 'past_seq', D]);
+    const pastK = b.input(`past_key_values.${l}.key`, FT, ['batch', Hkv, 'past_seq', D]);
+    const pastV = b.input(`past_key_values.${l}.value`, FT, ['batch', Hkv, 'past_seq', D]);
     const k = b.op(Op.Concat, [pastK, kNew], [intAttr('axis', -2)], `${attn}/Concat_k`);
     const v = b.op(Op.Concat, [pastV, vNew], [intAttr('axis', -2)], `${attn}/Concat_v`);
     b.output(k, `present.${l}.key`);
@@ -151,10 +166,34 @@ export function generateLlama(shape: LlamaShape, opts: GenerateOptions): Generat
   // Graph outputs first (logits, then the cache), as exporters order them.
   const outs = model.graph.outputs;
   outs.unshift(outs.pop()!);
-  if (opts.weights === 'external') {
-    const fd = openSync(dataPath, 'w');
+  if (onDisk) {
     ftruncateSync(fd, offset);
     closeSync(fd);
   }
-  return { model, weightBytes: opts.weights === 'external' ? offset : 0 };
+  return { model, weightBytes: onDisk ? offset : 0 };
+}
+
+/**
+ * count seeded pseudo-random values (uniform, variance scale²) at offset of the open file, in
+ * chunks: an 8B model's 16 GB never sit in memory at once.
+ */
+function writeRandom(fd: number, offset: number, count: number, scale: number, seed: number, type: DataType): void {
+  const CHUNK = 1 << 22;
+  let x = (seed * 0x9e3779b1) >>> 0 || 1;
+  const amp = scale * Math.sqrt(3);
+  for (let done = 0; done < count; done += CHUNK) {
+    const n = Math.min(CHUNK, count - done);
+    const out = type === DataType.FLOAT16 ? new Uint16Array(n) : new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      // xorshift32: fast and deterministic; quality is ample for weights nobody trains.
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      const u = (x / 0x100000000) * 2 - 1;
+      out[i] = type === DataType.FLOAT16 ? encodeFloat16(u * amp) : u * amp;
+    }
+    writeSync(fd, new Uint8Array(out.buffer), 0, out.byteLength, offset + done * out.BYTES_PER_ELEMENT);
+  }
 }
