@@ -9,7 +9,19 @@
  * (plain: onnxruntime loads the model file; calibration: observers are inserted, appended to the
  * file's bytes and loaded) and the runs over the 8 sets, then the ratio of the sums. With so few,
  * so small sets the session dominates; the runs column shows the cost per set of observing.
+ *
+ * npm run bench:calibrate -- --ep cuda [--model PATH] [--sets 0-7] [--quantize-static]
+ * measures on the GPU (wall time: CUDA runs asynchronously to the process's CPU time), on the
+ * corpus decoders or on PATH: per set after the first (warm), plain inference vs calibration
+ * (target <= 1.05), and with --quantize-static, `ctc compile` end to end vs onnxruntime's Python
+ * quantize_static on the same model and sets (scripts/gpu/quantize_static.py; target >= 20x).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compile } from '../src/compile.js';
 import { ATTENTION_PATTERNS } from '../src/attention/patterns/index.js';
 import { findSites } from '../src/attention/find-sites.js';
 import { testDataSets } from '../src/calibrate/data.js';
@@ -69,6 +81,54 @@ async function observed(path: string): Promise<Timed> {
   });
   const t2 = cpuMs();
   return { session: t1 - t0, runs: t2 - t1 };
+}
+
+const { values: args } = parseArgs({ options: { ep: { type: 'string', default: 'cpu' }, model: { type: 'string' }, sets: { type: 'string', default: '0-7' }, 'quantize-static': { type: 'boolean', default: false } } });
+
+/** Wall ms per set after the first, over the sets, for plain inference or calibration on CUDA. */
+async function perSetCuda(path: string, observe: boolean): Promise<number> {
+  const model = loadModel(path);
+  const sets = testDataSets(model, path, [], args.sets);
+  const stamps: number[] = [];
+  if (observe) {
+    const edges = quantEdges(planSites(rules, findSites(model, ATTENTION_PATTERNS).sites));
+    await calibrate({ modelPath: path, model, edges, sets, providers: ['cuda'], progress: { start: () => stamps.push(performance.now()), tick: () => stamps.push(performance.now()), done: () => {} }, warn: () => {} });
+  } else {
+    const session = await createSession(path, { providers: ['cuda'], optimization: 'basic' });
+    stamps.push(performance.now());
+    for (const s of sets) {
+      const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
+      for (const [k, t] of s.load()) feeds[k] = toOrtTensor(t);
+      await session.run(feeds);
+      stamps.push(performance.now());
+    }
+    await session.release();
+  }
+  // stamps: start, then one per set; the first set pays for CUDA kernels' first launch.
+  return (stamps.at(-1)! - stamps[1]!) / (stamps.length - 2);
+}
+
+if (args.ep === 'cuda') {
+  const paths = args.model ? [args.model] : MODELS.map((m) => `corpus/${m}/model.onnx`);
+  for (const path of paths) {
+    let plainMs = Infinity;
+    let calMs = Infinity;
+    for (let i = 0; i < 3; i++) {
+      plainMs = Math.min(plainMs, await perSetCuda(path, false));
+      calMs = Math.min(calMs, await perSetCuda(path, true));
+    }
+    console.log(`${path}: per set on CUDA, plain ${plainMs.toFixed(2)} ms, calibration ${calMs.toFixed(2)} ms, ratio ${(calMs / plainMs).toFixed(3)} (target <= 1.05)`);
+    if (args['quantize-static']) {
+      const out = mkdtempSync(join(tmpdir(), 'ctc-bench-'));
+      const t0 = performance.now();
+      await compile({ model: path, rules: 'fp8-head', outDir: join(out, 'ctc'), calibSets: args.sets, providers: ['cuda'], progress: { start: () => {}, tick: () => {}, done: () => {} }, warn: () => {} });
+      const ctcS = (performance.now() - t0) / 1000;
+      const py = JSON.parse(execFileSync('python3', ['scripts/gpu/quantize_static.py', path, args.sets, join(out, 'ort.onnx')], { encoding: 'utf8' }).trim().split('\n').pop()!) as { seconds: number };
+      console.log(`${path}: end to end, ctc compile --ep cuda ${ctcS.toFixed(2)} s, onnxruntime quantize_static (CPU) ${py.seconds.toFixed(2)} s, ${(py.seconds / ctcS).toFixed(1)}x (target >= 20x)`);
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  process.exit(0);
 }
 
 const best = (a: Timed, b: Timed): Timed => ({ session: Math.min(a.session, b.session), runs: Math.min(a.runs, b.runs) });

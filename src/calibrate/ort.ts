@@ -17,6 +17,8 @@ export interface SessionOptions {
   readonly providers?: readonly ExecutionProvider[];
   readonly intraOpThreads?: number;
   readonly optimization?: 'disabled' | 'basic';
+  /** The GPU a CUDA session runs on (onnxruntime's device_id; default 0). */
+  readonly deviceId?: number;
   /** Called with a warning when a preferred provider could not be used. */
   readonly warn?: (message: string) => void;
 }
@@ -40,8 +42,9 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   let lastError: unknown;
   for (const [i, provider] of providers.entries()) {
     try {
+      if (provider === 'cuda') float32OnCuda();
       const options: ort.InferenceSession.SessionOptions = {
-        executionProviders: [provider],
+        executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId: opts.deviceId ?? 0 } : provider],
         graphOptimizationLevel: opts.optimization ?? 'basic',
         intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
         // Failures surface as exceptions with the same text; the native log would only repeat them.
@@ -69,6 +72,17 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     }
   }
   throw new CalibrationError(`no execution provider could run the model: ${String(lastError)}`);
+}
+
+/**
+ * onnxruntime's CUDA provider multiplies float32 matrices in TF32 (10-bit mantissas) by default,
+ * which moves calibrated scales by up to ~2e-3 relative from the CPU's. onnxruntime-node passes no
+ * provider option but the device id, so TF32 is turned off the way cuBLAS and cuDNN read it: the
+ * NVIDIA_TF32_OVERRIDE variable, set before the first CUDA session loads them. A value the user set
+ * is kept (NVIDIA_TF32_OVERRIDE=1 trades CPU-equal scales for speed).
+ */
+function float32OnCuda(): void {
+  process.env.NVIDIA_TF32_OVERRIDE ??= '0';
 }
 
 function firstLine(s: string): string {
