@@ -20,7 +20,7 @@ import { testDataSets, randomSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
 import { reduceObserver } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
-import { calibrate, fileSha256, hasExternalData, observerModelPath } from './calibrate/run.js';
+import { calibrate, fileSha256 } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
@@ -143,7 +143,6 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     outDir: opts.outDir,
     outFiles: layout.files,
     saveStats: opts.saveStats,
-    scratch: !fromStats && hasExternalData(model) ? [{ path: observerModelPath(opts.model), what: 'the temporary observer model' }] : [],
     force: opts.force ?? false,
     warn: opts.warn,
   });

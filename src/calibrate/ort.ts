@@ -17,6 +17,11 @@ export interface SessionOptions {
   readonly providers?: readonly ExecutionProvider[];
   readonly intraOpThreads?: number;
   readonly optimization?: 'disabled' | 'basic';
+  /**
+   * For a model given as bytes: the folder its external data locations are relative to
+   * (onnxruntime's session.model_external_initializers_file_folder_path), so no file is written.
+   */
+  readonly externalDataDir?: string;
   /** The GPU a CUDA session runs on (onnxruntime's device_id; default 0). */
   readonly deviceId?: number;
   /** Called with a warning when a preferred provider could not be used. */
@@ -49,6 +54,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
         // Failures surface as exceptions with the same text; the native log would only repeat them.
         logSeverityLevel: 4,
+        ...(opts.externalDataDir !== undefined ? { extra: { session: { model_external_initializers_file_folder_path: opts.externalDataDir } } } : {}),
       };
       const s =
         typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);

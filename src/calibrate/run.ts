@@ -3,10 +3,9 @@
  * collects, per set, the per-head statistics of every quantized edge.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Model } from '../ir/model.js';
-import { writeFileAtomic } from '../onnx/model-file.js';
 import { appendToGraph } from '../onnx/serde.js';
 import type { GraphAdditions } from '../onnx/serde.js';
 import type { QuantEdge } from '../quant/edges.js';
@@ -16,6 +15,7 @@ import type { DataSet } from './data.js';
 import { mseRange } from './observers.js';
 import type { ExecutionProvider } from './ort.js';
 import { createSession, toOrtTensor } from './ort.js';
+import type { ort } from './ort.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
 
@@ -45,33 +45,22 @@ export function fileSha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/** The temporary observer model calibration writes beside a model with external data (and removes). */
-export function observerModelPath(modelPath: string): string {
-  return join(dirname(modelPath), `.${basename(modelPath)}.ctc-observe-${process.pid}.onnx`);
-}
-
-export function hasExternalData(model: Model): boolean {
-  return model.graph.initializers.some((v) => v.initializer?.isExternal());
-}
-
 /**
  * A session on the observer graph: the model file's own bytes with the observers appended
- * (appendToGraph), in memory, or beside its external data through a temporary file.
+ * (appendToGraph), in memory; external data is read from the model's folder, where nothing is
+ * written.
  */
-async function sessionFor(model: Model, modelPath: string, added: GraphAdditions, opts: CalibrateOptions) {
+async function sessionFor(modelPath: string, added: GraphAdditions, opts: CalibrateOptions) {
   // Observing needs no graph optimization (onnxruntime's own calibrator disables it too); it
   // would only make the session slower to create.
-  const options = { providers: opts.providers, optimization: 'disabled' as const, ...(opts.threads ? { intraOpThreads: opts.threads } : {}), warn: opts.warn };
   const bytes = appendToGraph(readFileSync(modelPath), added);
-  if (!hasExternalData(model)) return createSession(bytes, options);
-  // External locations are relative to the model's folder: a hidden temporary file there.
-  const tmp = observerModelPath(modelPath);
-  writeFileAtomic(tmp, [bytes]);
-  try {
-    return await createSession(tmp, options);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  return createSession(bytes, {
+    providers: opts.providers,
+    optimization: 'disabled',
+    externalDataDir: dirname(resolve(modelPath)),
+    ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+    warn: opts.warn,
+  });
 }
 
 /** The values of one head of an observed tensor (every element whose index on `headAxis` is `head`). */
@@ -88,6 +77,40 @@ function perHeadValues(data: Float32Array, dims: readonly number[], headAxis: nu
   return out;
 }
 
+/**
+ * One set's statistics of every edge, from the observer outputs of one run: per head min and max
+ * (the smallest and largest over the edge's tensors), and for mse the searched clip.
+ */
+export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly Observer[], edges: readonly QuantEdge[]): EdgeBatch[] {
+  return edges.map((e, ei) => {
+    const mine = observers.filter((o) => o.edge === ei);
+    const read = (stat: 'min' | 'max'): number[] => {
+      const parts = mine.filter((o) => o.stat === stat).map((o) => Array.from((out[o.output]!.data as Float32Array).subarray(o.offset, o.offset + e.heads)));
+      return parts[0]!.map((_, h) => (stat === 'min' ? Math.min(...parts.map((p) => p[h]!)) : Math.max(...parts.map((p) => p[h]!))));
+    };
+    const min = read('min');
+    const max = read('max');
+    if (e.args.observer !== 'mse') return { min, max };
+    // mse: search the clip on this batch's values, per head (or over all heads for tensor).
+    const valueObs = mine.filter((o) => o.stat === 'values');
+    const headsValues = Array.from({ length: e.heads }, (_, h) =>
+      valueObs.flatMap((o) => {
+        const t = out[o.output]!;
+        const layout = e.tensors[o.tensor]!;
+        const axis = layout.layout === 'BSE' ? 2 : layout.headAxis;
+        const dims = layout.layout === 'BSE' ? [t.dims[0]!, t.dims[1]!, e.heads, e.headDim] : (t.dims as number[]);
+        return Array.from(perHeadValues(t.data as Float32Array, dims, axis, h));
+      }),
+    );
+    if (e.args.strategy === 'tensor') {
+      const [lo, hi] = mseRange(headsValues.flat(), Math.min(...min), Math.max(...max), e.args);
+      return { min, max, mseMin: min.map(() => lo), mseMax: max.map(() => hi) };
+    }
+    const best = headsValues.map((vals, h) => mseRange(vals, min[h]!, max[h]!, e.args));
+    return { min, max, mseMin: best.map((b) => b[0]), mseMax: best.map((b) => b[1]) };
+  });
+}
+
 /** Observed statistics, per set; the caller names the model (a hash only files need). */
 export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'model'>> {
   const g = opts.model.graph;
@@ -95,7 +118,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'mo
   const observers: Observer[] = insertObservers(opts.model, opts.edges);
   // insertObservers only appends: what it added is the tail of each list.
   const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
-  const session = await sessionFor(opts.model, opts.modelPath, added, opts);
+  const session = await sessionFor(opts.modelPath, added, opts);
   const fetches = [...new Set(observers.map((o) => o.output))];
   const batches: Batch[] = [];
   opts.progress.start(opts.sets.length, 'calibrating');
@@ -104,33 +127,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'mo
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of set.load()) feeds[name] = toOrtTensor(t);
       const out = await session.run(feeds, fetches);
-      const edges: EdgeBatch[] = opts.edges.map((e, ei) => {
-        const mine = observers.filter((o) => o.edge === ei);
-        const read = (stat: 'min' | 'max'): number[] => {
-          const parts = mine.filter((o) => o.stat === stat).map((o) => Array.from((out[o.output]!.data as Float32Array).subarray(o.offset, o.offset + e.heads)));
-          return parts[0]!.map((_, h) => (stat === 'min' ? Math.min(...parts.map((p) => p[h]!)) : Math.max(...parts.map((p) => p[h]!))));
-        };
-        const min = read('min');
-        const max = read('max');
-        if (e.args.observer !== 'mse') return { min, max };
-        // mse: search the clip on this batch's values, per head (or over all heads for tensor).
-        const valueObs = mine.filter((o) => o.stat === 'values');
-        const headsValues = Array.from({ length: e.heads }, (_, h) =>
-          valueObs.flatMap((o) => {
-            const t = out[o.output]!;
-            const layout = e.tensors[o.tensor]!;
-            const axis = layout.layout === 'BSE' ? 2 : layout.headAxis;
-            const dims = layout.layout === 'BSE' ? [t.dims[0]!, t.dims[1]!, e.heads, e.headDim] : (t.dims as number[]);
-            return Array.from(perHeadValues(t.data as Float32Array, dims, axis, h));
-          }),
-        );
-        if (e.args.strategy === 'tensor') {
-          const [lo, hi] = mseRange(headsValues.flat(), Math.min(...min), Math.max(...max), e.args);
-          return { min, max, mseMin: min.map(() => lo), mseMax: max.map(() => hi) };
-        }
-        const best = headsValues.map((vals, h) => mseRange(vals, min[h]!, max[h]!, e.args));
-        return { min, max, mseMin: best.map((b) => b[0]), mseMax: best.map((b) => b[1]) };
-      });
+      const edges = edgeBatches(out, observers, opts.edges);
       batches.push({ set: set.key, edges });
       opts.progress.tick(set.key);
     }
