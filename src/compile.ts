@@ -20,6 +20,8 @@ import { testDataSets, randomSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
 import { reduceObserver } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
+import { calibrateLayerwise } from './calibrate/layerwise.js';
+import { tensorBytes } from './calibrate/partition.js';
 import { calibrate, fileSha256 } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
@@ -54,6 +56,12 @@ export interface CompileOptions {
   readonly observer?: string;
   readonly providers?: readonly ExecutionProvider[];
   readonly threads?: number;
+  /** CUDA devices to spread the calibration sets over (one session each). */
+  readonly devices?: readonly number[];
+  /** Calibrate one decoder layer at a time (only that layer's weights on the device). */
+  readonly layerwise?: boolean;
+  /** Weight bytes a calibration session may hold; a larger model is calibrated layer by layer. */
+  readonly maxDeviceMemory?: number;
   readonly stats?: readonly string[];
   readonly saveStats?: string;
   /** Remove this prefix from every site name (and so from scale names and config targets). */
@@ -105,6 +113,8 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
   }
   return { sites, plans, edges: quantEdges(plans) };
 }
+
+const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
   if (observer === undefined) return rules;
@@ -175,16 +185,24 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
     const copy = loadModel(opts.model);
     const again = plan(copy, rules, opts.model, opts.stripPrefix);
     const t0 = performance.now();
-    stats = await calibrate({
+    const run = {
       modelPath: opts.model,
       model: copy,
       edges: again.edges,
       sets: data,
       providers: opts.providers ?? ['cpu'],
       ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.devices ? { devices: opts.devices } : {}),
       progress: opts.progress,
       warn: opts.warn,
-    });
+    };
+    const weights = copy.graph.initializers.reduce((n, v) => n + tensorBytes(v.initializer!), 0);
+    const tooLarge = opts.maxDeviceMemory !== undefined && weights > opts.maxDeviceMemory;
+    if (tooLarge && !opts.layerwise) opts.warn(`the weights (${size(weights)}) exceed --max-device-memory (${size(opts.maxDeviceMemory!)}): calibrating layer by layer`);
+    stats =
+      opts.layerwise || tooLarge
+        ? await calibrateLayerwise({ ...run, ...(opts.maxDeviceMemory !== undefined ? { budgetBytes: opts.maxDeviceMemory } : {}) })
+        : await calibrate(run);
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }

@@ -12,6 +12,7 @@
  * The layers come from the sites (each quantized edge knows its layer and its tensors), not from
  * node names. Where the budget allows, consecutive layers share a part.
  */
+import { CtcError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -33,6 +34,8 @@ export interface Part {
   /** Bytes of the initializers the part's nodes read. */
   readonly weightBytes: number;
 }
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export function tensorBytes(t: Tensor): number {
   const s = t.storage;
@@ -78,7 +81,7 @@ export function partitionByLayers(graph: Graph, edges: readonly QuantEdge[], bud
   for (let i = 1; i < span.length; i++) {
     const lo = span[i - 1]!.last + 1;
     const hi = span[i]!.first;
-    if (lo > hi) throw new Error(`layers ${span[i - 1]!.layer} and ${span[i]!.layer} interleave in the node order: they cannot be calibrated apart`);
+    if (lo > hi) throw new CtcError(`layers ${span[i - 1]!.layer} and ${span[i]!.layer} interleave in the node order: they cannot be calibrated apart`);
     let best = hi;
     for (let p = hi; p >= lo; p--) if (alive[p]! < alive[best]!) best = p;
     cuts.push(best);
@@ -117,7 +120,9 @@ export function partitionByLayers(graph: Graph, edges: readonly QuantEdge[], bud
   return ranges.map(([start, end], i) => {
     const weightBytes = weightsOf(start, end);
     if (budgetBytes !== undefined && weightBytes > budgetBytes) {
-      throw new Error(`nodes ${start}..${end - 1} (one decoder layer's part) hold ${weightBytes} bytes of weights, more than the ${budgetBytes} allowed`);
+      throw new CtcError(
+        `nodes ${start}..${end - 1} (one decoder layer's part) hold ${mib(weightBytes)} of weights, more than --max-device-memory allows (${mib(budgetBytes)}); raise it to at least ${mib(weightBytes)}`,
+      );
     }
     return {
       start,

@@ -15,6 +15,7 @@ import type { DataSet } from './data.js';
 import { mseRange } from './observers.js';
 import type { ExecutionProvider } from './ort.js';
 import { createSession, toOrtTensor } from './ort.js';
+import type { Session, SessionOptions } from './ort.js';
 import type { ort } from './ort.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
@@ -37,6 +38,8 @@ export interface CalibrateOptions {
   readonly sets: readonly DataSet[];
   readonly providers: readonly ExecutionProvider[];
   readonly threads?: number;
+  /** CUDA devices to spread the sets over, one session each (undefined: one session, device 0). */
+  readonly devices?: readonly number[];
   readonly progress: Progress;
   readonly warn: (m: string) => void;
 }
@@ -50,17 +53,49 @@ export function fileSha256(path: string): string {
  * (appendToGraph), in memory; external data is read from the model's folder, where nothing is
  * written.
  */
-async function sessionFor(modelPath: string, added: GraphAdditions, opts: CalibrateOptions) {
+async function sessionFor(modelPath: string, added: GraphAdditions, opts: CalibrateOptions, deviceId: number | undefined) {
   // Observing needs no graph optimization (onnxruntime's own calibrator disables it too); it
   // would only make the session slower to create.
   const bytes = appendToGraph(readFileSync(modelPath), added);
-  return createSession(bytes, {
+  return createSession(bytes, sessionOptions(modelPath, opts, deviceId));
+}
+
+/** Options of every calibration session: no optimization, external data read in place. */
+export function sessionOptions(modelPath: string, opts: CalibrateOptions, deviceId: number | undefined): SessionOptions {
+  return {
     providers: opts.providers,
     optimization: 'disabled',
     externalDataDir: dirname(resolve(modelPath)),
     ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+    ...(deviceId !== undefined ? { deviceId } : {}),
     warn: opts.warn,
-  });
+  };
+}
+
+/**
+ * Run `each` for sets 0..count-1 with one session per device: device k takes sets k, k+n, k+2n …
+ * in order, the devices at once. Results come back in set order, so statistics merge exactly as
+ * from one device. Sessions are released at the end, also on failure.
+ */
+export async function overDevices<T>(
+  devices: readonly number[] | undefined,
+  open: (deviceId: number | undefined) => Promise<Session>,
+  count: number,
+  each: (session: Session, set: number) => Promise<T>,
+): Promise<T[]> {
+  const ids = devices && devices.length > 0 ? devices : [undefined];
+  const sessions = await Promise.all(ids.map((d) => open(d)));
+  const results = new Array<T>(count);
+  try {
+    await Promise.all(
+      sessions.map(async (session, k) => {
+        for (let i = k; i < count; i += sessions.length) results[i] = await each(session, i);
+      }),
+    );
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+  return results;
 }
 
 /** The values of one head of an observed tensor (every element whose index on `headAxis` is `head`). */
@@ -118,22 +153,20 @@ export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'mo
   const observers: Observer[] = insertObservers(opts.model, opts.edges);
   // insertObservers only appends: what it added is the tail of each list.
   const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
-  const session = await sessionFor(opts.modelPath, added, opts);
   const fetches = [...new Set(observers.map((o) => o.output))];
-  const batches: Batch[] = [];
   opts.progress.start(opts.sets.length, 'calibrating');
+  let batches: Batch[];
   try {
-    for (const set of opts.sets) {
+    batches = await overDevices(opts.devices, (d) => sessionFor(opts.modelPath, added, opts, d), opts.sets.length, async (session, i) => {
+      const set = opts.sets[i]!;
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of set.load()) feeds[name] = toOrtTensor(t);
       const out = await session.run(feeds, fetches);
-      const edges = edgeBatches(out, observers, opts.edges);
-      batches.push({ set: set.key, edges });
       opts.progress.tick(set.key);
-    }
+      return { set: set.key, edges: edgeBatches(out, observers, opts.edges) };
+    });
   } finally {
     opts.progress.done();
-    await session.release();
   }
   return { format: 'ctc-stats/1', edges: edgeKeys(opts.edges), batches };
 }

@@ -65,6 +65,9 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('observer', { type: 'string', choices: ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'], describe: "Override the rule set's observer" })
         .option('ep', { type: 'string', default: 'cpu', describe: 'Execution providers: cpu, cuda, or cuda,cpu (fall back with a warning)' })
         .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: all cores]' })
+        .option('devices', { type: 'string', describe: 'Spread the calibration sets over these GPUs, one session each (with --ep cuda): 0,1,2,3' })
+        .option('layerwise', { type: 'boolean', default: false, describe: "Calibrate one decoder layer at a time: only that layer's weights on the device; the same scales" })
+        .option('max-device-memory', { type: 'string', describe: 'Weights a calibration session may hold (e.g. 20G); a larger model is calibrated layer by layer, layers grouped up to this size' })
         .option('stats', { type: 'string', array: true, describe: 'Compile from saved statistics files (merged exactly) without running the model' })
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
         .option('strip-prefix', { type: 'string', describe: 'Remove PREFIX from site names, so scale names match the checkpoint (e.g. "model." when the export wrapped the model)' })
@@ -95,6 +98,9 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             observer: a.observer,
             ep: a.ep,
             threads: a.threads,
+            devices: a.devices,
+            layerwise: a.layerwise,
+            maxDeviceMemory: a['max-device-memory'],
             stats: a.stats,
             saveStats: a['save-stats'],
             externalData: a['external-data'],

@@ -22,6 +22,9 @@ export interface CompileFlags {
   readonly observer?: string | undefined;
   readonly ep: string;
   readonly threads?: number | undefined;
+  readonly devices?: string | undefined;
+  readonly layerwise: boolean;
+  readonly maxDeviceMemory?: string | undefined;
   readonly stats?: string[] | undefined;
   readonly saveStats?: string | undefined;
   readonly externalData: boolean;
@@ -35,6 +38,23 @@ export function parseProviders(ep: string): ExecutionProvider[] {
   const list = ep.split(',').map((s) => s.trim().toLowerCase());
   for (const p of list) if (p !== 'cpu' && p !== 'cuda') throw new UsageError(`--ep ${ep}: execution providers are cpu and cuda (e.g. --ep cuda,cpu to fall back)`);
   return list as ExecutionProvider[];
+}
+
+/** --devices 0,1,3: CUDA device ids, each once. */
+export function parseDevices(list: string, providers: readonly ExecutionProvider[]): number[] {
+  if (!providers.includes('cuda')) throw new UsageError(`--devices ${list}: devices are GPUs of the CUDA provider; add --ep cuda`);
+  const ids = list.split(',').map((s) => s.trim());
+  if (ids.some((d) => !/^\d{1,3}$/.test(d)) || new Set(ids).size !== ids.length) throw new UsageError(`--devices ${list}: distinct GPU numbers separated by commas, e.g. --devices 0,1`);
+  return ids.map(Number);
+}
+
+/** 24G, 512M, 1.5T or a number of bytes. */
+export function parseBytes(option: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b?)?$/i.exec(text.trim());
+  const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[(m?.[2] ?? '').charAt(0).toLowerCase()];
+  const bytes = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) throw new UsageError(`${option} ${text}: a size such as 24G, 512M or a number of bytes`);
+  return Math.floor(bytes);
 }
 
 function parseDims(dims: readonly string[] | undefined): Map<string, number> {
@@ -70,6 +90,9 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.observer ? { observer: f.observer } : {}),
     providers: parseProviders(f.ep),
     ...(f.threads ? { threads: f.threads } : {}),
+    ...(f.devices !== undefined ? { devices: parseDevices(f.devices, parseProviders(f.ep)) } : {}),
+    layerwise: f.layerwise,
+    ...(f.maxDeviceMemory !== undefined ? { maxDeviceMemory: parseBytes('--max-device-memory', f.maxDeviceMemory) } : {}),
     ...(f.stats ? { stats: f.stats } : {}),
     ...(f.saveStats !== undefined ? { saveStats: f.saveStats } : {}),
     externalData: f.externalData,

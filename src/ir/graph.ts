@@ -84,6 +84,23 @@ export class Graph {
     return value;
   }
 
+  /** Remove a graph input nothing reads any more. */
+  removeInput(value: Value): void {
+    this.removeUnused(this.inputs, value, 'input');
+  }
+
+  /** Remove an initializer nothing reads any more. */
+  removeInitializer(value: Value): void {
+    this.removeUnused(this.initializers, value, 'initializer');
+  }
+
+  private removeUnused(list: Value[], value: Value, what: string): void {
+    const i = list.indexOf(value);
+    if (i < 0) throw new Error(`${value.name} is not a graph ${what} of ${this.name}`);
+    if (value._uses.length > 0 || this.outputs.includes(value)) throw new Error(`cannot remove graph ${what} ${value.name}: it is still used`);
+    list.splice(i, 1);
+  }
+
   /** Graph outputs are a list of values; replacing one keeps its position. */
   setOutput(index: number, value: Value): void {
     this.outputs[index] = value;
