@@ -90,7 +90,7 @@ function main(): void {
     // ctc and its production dependencies, as this checkout has them installed
     const app = join(out, 'app');
     mkdirSync(app);
-    for (const part of ['dist/src', 'dist/passes', 'rules', 'package.json', 'README.md', 'LICENSE']) {
+    for (const part of ['dist/src', 'dist/passes', 'dist/scripts', 'dist/corpus/generators', 'dist/bench', 'rules', 'package.json', 'README.md', 'LICENSE']) {
       if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(app, part), { recursive: true });
     }
     const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })

@@ -18,7 +18,7 @@ import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
-import { DataType, encodeFloat16 } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export interface LlamaShape {
@@ -181,9 +181,13 @@ function writeRandom(fd: number, offset: number, count: number, scale: number, s
   const CHUNK = 1 << 22;
   let x = (seed * 0x9e3779b1) >>> 0 || 1;
   const amp = scale * Math.sqrt(3);
+  // float16: sign, a random exponent in the 4 octaves below amp, a random mantissa, assembled as
+  // bits (an 8B model has 8e9 weights: a float-to-half conversion each would take minutes).
+  const top = Math.max(1, Math.min(30, Math.floor(Math.log2(amp)) + 15));
   for (let done = 0; done < count; done += CHUNK) {
     const n = Math.min(CHUNK, count - done);
     const out = type === DataType.FLOAT16 ? new Uint16Array(n) : new Float32Array(n);
+    const half = type === DataType.FLOAT16;
     for (let i = 0; i < n; i++) {
       // xorshift32: fast and deterministic; quality is ample for weights nobody trains.
       x ^= x << 13;
@@ -191,8 +195,7 @@ function writeRandom(fd: number, offset: number, count: number, scale: number, s
       x ^= x >>> 17;
       x ^= x << 5;
       x >>>= 0;
-      const u = (x / 0x100000000) * 2 - 1;
-      out[i] = type === DataType.FLOAT16 ? encodeFloat16(u * amp) : u * amp;
+      out[i] = half ? ((x >>> 12) & 0x8000) | (Math.max(1, top - ((x >>> 10) & 3)) << 10) | (x & 0x3ff) : ((x / 0x100000000) * 2 - 1) * amp;
     }
     writeSync(fd, new Uint8Array(out.buffer), 0, out.byteLength, offset + done * out.BYTES_PER_ELEMENT);
   }
