@@ -68,8 +68,18 @@ function main(): void {
       node: { type: 'string', default: '20.19.5' },
       sm: { type: 'string' },
       force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(
+      'npm run bundle:gpu -- --out DIR [--providers DIR] [--ort 1.29.0] [--node 20.19.5] [--sm 90,89] [--force]\n' +
+        '  Assembles DIR/bin/ctc: node, ctc and onnxruntime-node with a CUDA provider of the same ONNX Runtime release,\n' +
+        '  for GPU hosts without internet. --providers DIR: take libonnxruntime_providers_{cuda,shared}.so from DIR\n' +
+        '  instead of the npm registry. --sm: keep only these GPU architectures\' code (smaller bundle).\n',
+    );
+    return;
+  }
   if (!values.out) fail('--out DIR is required (the folder to assemble the bundle in)');
   const out = resolve(values.out);
   if (existsSync(out) && readdirSync(out).length > 0 && !values.force) fail(`${out} is not empty; choose another --out or pass --force`);
