@@ -1,7 +1,9 @@
 /**
  * The ONNX 1.23 backend node tests (1858 models): each decodes and re-encodes byte for byte;
  * where onnxruntime-node supports the model, the round-tripped model reproduces the stored
- * outputs.
+ * outputs. "Supports" is decided by the error onnxruntime gives, never by any exception: only
+ * the unsupported-feature messages listed below (and a few named models) count; any other error
+ * fails the test, and exactly 1387 models must run.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +36,7 @@ describe('ONNX backend node tests', () => {
     let ran = 0;
     let unsupported = 0;
     const mismatches: string[] = [];
+    const unexplained: string[] = [];
     for (const name of names()) {
       const dir = join(NODE_TESTS, name);
       const model = loadModel(join(dir, 'model.onnx'));
@@ -46,8 +49,9 @@ describe('ONNX backend node tests', () => {
       let session;
       try {
         session = await createSession(concatChunks(e.chunks, e.size), { optimization: 'disabled', intraOpThreads: 1 });
-      } catch {
-        unsupported++; // operator, type or opset that onnxruntime-node 1.30 does not implement
+      } catch (err) {
+        if (!isUnsupported(name, err)) unexplained.push(`${name}: ${(err as Error).message.slice(0, 300)}`);
+        unsupported++;
         continue;
       }
       try {
@@ -62,8 +66,9 @@ describe('ONNX backend node tests', () => {
             feeds[v.name] = toOrtTensor(inputs[i]!); // throws for types the Node binding lacks (int4, fp8)
           });
           results = await session.run(feeds);
-        } catch {
-          unsupported++; // input types the Node binding lacks, or a kernel that rejects these shapes
+        } catch (err) {
+          if (!isUnsupported(name, err)) unexplained.push(`${name}: ${(err as Error).message.slice(0, 300)}`);
+          unsupported++;
           continue;
         }
         ran++;
@@ -97,7 +102,9 @@ describe('ONNX backend node tests', () => {
       }
     }
     console.log(`backend tests: ${ran} ran in onnxruntime, ${unsupported} not supported by it, ${mismatches.length} mismatches`);
-    expect(ran).toBeGreaterThan(1000);
+    expect(unexplained).toEqual([]);
+    expect(ran).toBe(1387);
+    expect(ran + unsupported).toBe(1858);
     expect(mismatches).toEqual(KNOWN_ONNXRUNTIME_DEVIATIONS);
   });
 });
@@ -127,3 +134,42 @@ const KNOWN_ONNXRUNTIME_DEVIATIONS: string[] = [
   'test_training_dropout_mask/y',
   'test_training_dropout_mask/z',
 ];
+
+/**
+ * What onnxruntime-node 1.30 says when it lacks a feature: these messages, and only these, make
+ * a model "not supported" (measured on this corpus; each pattern is the runtime's own wording).
+ */
+const UNSUPPORTED_MESSAGES: readonly RegExp[] = [
+  /Unsupported model IR version/, // IR 11-13 models
+  /ValidateOpsetForDomain/, // opsets newer than the runtime's
+  /Unsupported data type: \d+/, // float4, int2, float8e8m0, ...
+  /Could not find an implementation for \w+\(\d+\) node/, // NOT_IMPLEMENTED: no kernel for this op, opset and type
+  /Failed to find kernel for \w+\(\d+\)/,
+  /is not a registered function\/op/, // ai.onnx.preview / training ops
+  /Unrecognized attribute: \w+ for operator/, // attributes of a newer opset (Attention's left_window_size)
+  /Batchwise recurrent operations \(layout == 1\) are not supported/,
+  /onnxruntime-node cannot take u?int\d+ inputs/, // the Node binding's tensor types
+  /unsupported type string/,
+];
+
+/**
+ * Models onnxruntime-node loads or runs with an error that is not an unsupported feature: its
+ * own bugs or this machine's environment. Named one by one, so that a new failure is not hidden.
+ */
+const KNOWN_ONNXRUNTIME_FAILURES: ReadonlyMap<string, RegExp> = new Map([
+  // function inlining of Attention-24 on float16/bfloat16 inserts a float32 cast (an onnxruntime bug)
+  ...['test_attention_24_qk_matmul_output_mode3_softmax_precision_expanded', 'test_attention_4d_causal_fp16_expanded', 'test_attention_4d_fp16_expanded', 'test_attention_4d_gqa_causal_nonpad_decode_fp16_expanded', 'test_attention_4d_gqa_with_past_and_present_fp16_expanded', 'test_attention_local_window_ext_cache_float16_mask_expanded'].map((n): [string, RegExp] => [n, /InsertedPrecisionFreeCast_Attention/]),
+  ...['test_attention_4d_attn_mask_causal_bf16', 'test_attention_4d_causal_padded_kv_bf16', 'test_attention_4d_padded_kv_bf16'].map((n): [string, RegExp] => [n, /Type parameter \(T\) of Optype \(Add\) bound to different types \(tensor\(bfloat16\) and tensor\(float\)/]),
+  // the en_US.UTF-8 locale is not installed here
+  ...['test_strnormalizer_export_monday_casesensintive_lower', 'test_strnormalizer_export_monday_casesensintive_upper', 'test_strnormalizer_export_monday_empty_output', 'test_strnormalizer_export_monday_insensintive_upper_twodim'].map((n): [string, RegExp] => [n, /Failed to construct locale with name:en_US\.UTF-8/]),
+  // kernels that reject these particular inputs at run time
+  ['test_attention_4d_diff_heads_mask4d_padded_kv', /running Attention node/],
+  ['test_convinteger_with_padding', /running ConvInteger node/],
+  ['test_reduce_max_empty_set_bool', /ReduceMax is not defined for empty set with bool type/],
+]);
+
+function isUnsupported(name: string, err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  if (UNSUPPORTED_MESSAGES.some((r) => r.test(message))) return true;
+  return KNOWN_ONNXRUNTIME_FAILURES.get(name)?.test(message) ?? false;
+}

@@ -4,6 +4,7 @@ import {
   DataType,
   dataTypeInfo,
   decodeBFloat16,
+  decodeE8M0,
   decodeFloat16,
   decodeMinifloat,
   decodeToFloat32,
@@ -110,13 +111,64 @@ describe('integers and sub-byte packing', () => {
     expect([...packSubByte([0, 1, 2, 3, 3], 2)]).toEqual([0b11100100, 0b11]);
     expect([...unpackSubByte(Uint8Array.of(0b11100100), 4, 2, true)]).toEqual([0, 1, -2, -1]);
   });
-  it('encode/decode round-trips random values of every numeric type', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: -8, max: 7 }), { maxLength: 33 }), (xs) => {
-        for (const t of [DataType.INT4, DataType.INT8, DataType.INT16, DataType.INT32, DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16, DataType.FLOAT8E4M3FN]) {
-          expect([...decodeToFloat32(t, encodeFromFloat32(t, xs), xs.length)]).toEqual(xs.map((x) => x + 0));
-        }
-      }),
+  it('encode/decode round-trips every numeric type over its whole range: extremes, NaN, ±Inf, −0, subnormals', () => {
+    // Per type, values the type holds exactly (and float32 too, since decoding yields float32):
+    // integers over the full range, and every float format's values drawn from its own codes.
+    const intsOf = (lo: number, hi: number) => fc.oneof(fc.constantFrom(lo, hi, 0, lo + 1, hi - 1), fc.integer({ min: lo, max: hi }));
+    const f32 = (x: number): number => Math.fround(x);
+    const float32s = fc.oneof(
+      fc.constantFrom(NaN, Infinity, -Infinity, -0, 0, 3.4028234663852886e38, -3.4028234663852886e38, 2 ** -149, -(2 ** -149), 2 ** -126 - 2 ** -149, 2 ** -126),
+      fc.float(),
     );
+    // Minifloat infinities are left out: encoding saturates them to ±max, as Cast and
+    // QuantizeLinear with saturate=1 do (checked below).
+    const codes = (n: number, decode: (c: number) => number) =>
+      fc.integer({ min: 0, max: n - 1 }).map(decode).filter((x) => n === 0x10000 || !Number.isFinite(x) === Number.isNaN(x));
+    const cases: [DataType, fc.Arbitrary<number>][] = [
+      [DataType.INT2, intsOf(-2, 1)],
+      [DataType.UINT2, intsOf(0, 3)],
+      [DataType.INT4, intsOf(-8, 7)],
+      [DataType.UINT4, intsOf(0, 15)],
+      [DataType.INT8, intsOf(-128, 127)],
+      [DataType.UINT8, intsOf(0, 255)],
+      [DataType.INT16, intsOf(-32768, 32767)],
+      [DataType.UINT16, intsOf(0, 65535)],
+      [DataType.INT32, intsOf(-(2 ** 31), 2 ** 31 - 1).map(f32).filter((x) => x <= 2 ** 31 - 1)],
+      [DataType.UINT32, intsOf(0, 2 ** 32 - 1).map(f32).filter((x) => x <= 2 ** 32 - 1)],
+      // int64/uint64: float32 values that are integers, up to the types' limits
+      [DataType.INT64, fc.oneof(fc.constantFrom(-(2 ** 63), 2 ** 62, -1, 0), intsOf(-(2 ** 31), 2 ** 31).map((x) => f32(x * 2 ** 31)))],
+      [DataType.UINT64, fc.oneof(fc.constantFrom(0, 2 ** 63, 1), intsOf(0, 2 ** 32).map((x) => f32(x * 2 ** 31)))],
+      [DataType.BOOL, fc.constantFrom(0, 1)],
+      [DataType.FLOAT, float32s],
+      [DataType.DOUBLE, float32s],
+      [DataType.FLOAT16, codes(0x10000, decodeFloat16)],
+      [DataType.BFLOAT16, codes(0x10000, decodeBFloat16)],
+      [DataType.FLOAT8E4M3FN, codes(256, (c) => decodeMinifloat(DataType.FLOAT8E4M3FN, c))],
+      [DataType.FLOAT8E4M3FNUZ, codes(256, (c) => decodeMinifloat(DataType.FLOAT8E4M3FNUZ, c))],
+      [DataType.FLOAT8E5M2, codes(256, (c) => decodeMinifloat(DataType.FLOAT8E5M2, c))],
+      [DataType.FLOAT8E5M2FNUZ, codes(256, (c) => decodeMinifloat(DataType.FLOAT8E5M2FNUZ, c))],
+      [DataType.FLOAT4E2M1, codes(16, (c) => decodeMinifloat(DataType.FLOAT4E2M1, c))],
+      [DataType.FLOAT8E8M0, codes(256, decodeE8M0)],
+    ];
+    const same = (a: number, b: number): boolean => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+    for (const [t, values] of cases) {
+      fc.assert(
+        fc.property(fc.array(values, { maxLength: 33 }), (xs) => {
+          const got = decodeToFloat32(t, encodeFromFloat32(t, xs), xs.length);
+          expect(got.length).toBe(xs.length);
+          xs.forEach((x, i) => expect(same(got[i]!, x), `${dataTypeInfo(t).name}: ${x} came back as ${got[i]}`).toBe(true));
+        }),
+        { numRuns: 200 },
+      );
+    }
+    // the extremes themselves, by name
+    expect([...decodeToFloat32(DataType.INT8, encodeFromFloat32(DataType.INT8, [-128, 127, -129, 128]), 4)]).toEqual([-128, 127, -128, 127]);
+    expect([...decodeToFloat32(DataType.UINT16, encodeFromFloat32(DataType.UINT16, [0, 65535, -1, 65536]), 4)]).toEqual([0, 65535, 0, 65535]);
+    expect([...decodeToFloat32(DataType.INT32, encodeFromFloat32(DataType.INT32, [-(2 ** 31), 2 ** 31 - 1]), 2)]).toEqual([-(2 ** 31), f32(2 ** 31 - 1)]);
+    expect([...decodeToFloat32(DataType.FLOAT16, encodeFromFloat32(DataType.FLOAT16, [65504, -65504, 2 ** -24, 2 ** -14, -0, Infinity]), 6)]).toEqual([65504, -65504, 2 ** -24, 2 ** -14, -0, Infinity]);
+    expect(Object.is(decodeToFloat32(DataType.FLOAT, encodeFromFloat32(DataType.FLOAT, [-0]), 1)[0], -0)).toBe(true);
+    // ONNX Cast (saturate=1): ±Inf becomes ±FLT_MAX for E4M3FN and E5M2
+    expect([...decodeToFloat32(DataType.FLOAT8E5M2, encodeFromFloat32(DataType.FLOAT8E5M2, [Infinity, -Infinity]), 2)]).toEqual([57344, -57344]);
+    expect([...decodeToFloat32(DataType.FLOAT8E4M3FN, encodeFromFloat32(DataType.FLOAT8E4M3FN, [Infinity, -Infinity]), 2)]).toEqual([448, -448]);
   });
 });
