@@ -46,8 +46,9 @@ describe('the ONNX Attention op with past_key/past_value (cache inside the op)',
       const [site] = findSites(model, ATTENTION_PATTERNS).sites;
       expect(site!.cache).toEqual({ pastKey: 'past_key', presentKey: 'present_key', pastValue: 'past_value', presentValue: 'present_value' });
       expect(site!.kPast?.value.name).toBe('past_key');
-      const kvScale = 0.02;
-      const { edges } = applyRules(model, loadRuleSet('int8-head'), (e) => new Array(e.heads).fill(e.role === 'q' ? 0.05 : kvScale));
+      // every head its own scale, so a head-order mistake moves values off their grid
+      const kvScales = Array.from({ length: site!.numKvHeads }, (_, h) => 0.01 * (h + 1));
+      const { edges } = applyRules(model, loadRuleSet('int8-head'), (e) => (e.role === 'q' ? Array.from({ length: e.heads }, (_, h) => 0.05 * (h + 1)) : e.role === 'k' ? kvScales : kvScales.map((x) => x * 1.5)));
       expect(edges.map((e) => [e.role, e.tensors.length])).toEqual([
         ['q', 1],
         ['k', 2],
@@ -57,8 +58,11 @@ describe('the ONNX Attention op with past_key/past_value (cache inside the op)',
       const before = await run(original, inputs);
       const after = await run(model, inputs);
       const present = after['present_key']!;
-      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, new Array(site!.numKvHeads).fill(kvScale))).toBe(true);
-      expect(onInt8Grid(before['present_key']!.data as Float32Array, present.dims as number[], 1, new Array(site!.numKvHeads).fill(kvScale))).toBe(false);
+      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, kvScales)).toBe(true);
+      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, [...kvScales].reverse())).toBe(false);
+      expect(onInt8Grid(before['present_key']!.data as Float32Array, present.dims as number[], 1, kvScales)).toBe(false);
+      const presentValue = after['present_value']!;
+      expect(onInt8Grid(presentValue.data as Float32Array, presentValue.dims as number[], 1, kvScales.map((x) => x * 1.5))).toBe(true);
       const y0 = before['Y']!.data as Float32Array;
       const y1 = after['Y']!.data as Float32Array;
       const maxErr = Math.max(...Array.from(y0, (v, i) => Math.abs(v - y1[i]!)));
@@ -114,14 +118,16 @@ describe('com.microsoft fused attention', () => {
       expect([s.pattern, s.numHeads, s.numKvHeads, s.headDim]).toEqual([op === 'mha' ? 'ms-multi-head-attention' : 'ms-group-query-attention', 4, op === 'gqa' ? 2 : 4, 8]);
       expect([s.q!.layout, s.q!.headAxis, s.k.layout, s.kPast!.layout]).toEqual(['BSE', 2, 'BSE', 'BHSD']);
       const before = await run(model, inputs);
-      const kvScale = 0.03;
-      applyRules(model, loadRuleSet('int8-head'), (e) => new Array(e.heads).fill(e.role === 'q' ? 0.05 : kvScale));
-      // packed tensors carry each head's scale repeated head_dim times
+      const qScales = [0.05, 0.1, 0.15, 0.2];
+      const kvScales = Array.from({ length: s.numKvHeads }, (_, h) => 0.03 * (h + 1));
+      applyRules(model, loadRuleSet('int8-head'), (e) => (e.role === 'q' ? qScales : kvScales));
+      // packed tensors carry each head's scale repeated head_dim times, in head order
       const packed = model.graph.initializers.find((v) => v.name.endsWith('.q_scale_packed'))!;
-      expect(packed.initializer!.dims).toEqual([4 * 8]);
+      expect(Array.from(packed.initializer!.toFloat32())).toEqual(qScales.flatMap((x) => new Array(8).fill(Math.fround(x))));
       const after = await run(model, inputs);
       const present = after['present_key']!;
-      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, new Array(s.numKvHeads).fill(kvScale))).toBe(true);
+      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, kvScales)).toBe(true);
+      expect(onInt8Grid(present.data as Float32Array, present.dims as number[], 1, [...kvScales].reverse())).toBe(false);
       const y0 = before['y']!.data as Float32Array;
       const y1 = after['y']!.data as Float32Array;
       const err = Math.max(...Array.from(y0, (v, i) => Math.abs(v - y1[i]!)));
