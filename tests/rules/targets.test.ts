@@ -111,3 +111,30 @@ describe('kv_cache_scheme ignores `ignore`', () => {
     ]);
   });
 });
+
+describe('class names, parents and the suggested target', () => {
+  it('a class name is a whole word ending in Attention; anything else is an exact name', () => {
+    const plan = (t: string) => layers({ config_groups: { g: { targets: [t], input_activations: int8 } } });
+    expect(plan('LlamaAttention')).toEqual([0, 1, 2, 3]);
+    expect(plan('LlamaAttentionBlock')).toEqual([]);
+    expect(plan('model.LlamaAttention')).toEqual([]);
+    expect(plan('llamaAttention')).toEqual([]);
+  });
+  it('a name without a parent module cannot be named narrowly by a regex', () => {
+    expect(notNarrowBecause('re:attn', 'attn')).toBe('the site name attn has no parent module, so no regex can name it narrowly (use "attention" or the exact name)');
+    // a leading dot still has a parent: the empty name
+    expect(notNarrowBecause('re:\\.attn$', '.attn')).toBeUndefined();
+    expect(notNarrowBecause('attention', 'attn')).toBeUndefined();
+  });
+  it('the refusal of a wide target suggests the escaped exact regex, and that suggestion selects just the site', () => {
+    let message = '';
+    try {
+      layers({ config_groups: { g: { targets: ['re:.*layers\\.2.*'], input_activations: int8 } } });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const suggested = /write "(re:[^"]+)"/.exec(message)?.[1];
+    expect(suggested).toBe('re:model\\.model\\.layers\\.2\\.self_attn$');
+    expect(layers({ config_groups: { g: { targets: [suggested!], input_activations: int8 } } })).toEqual([2]);
+  });
+});
