@@ -5,7 +5,7 @@
  *
  *   node(Op.Softmax, [any('scores')], { check: lastAxis })      a Softmax of anything
  *   oneOf('scale', { mul: node(Op.Mul, [x, constant()], { commute: true }), none: x })
- *   skip([Op.Cast], x)                                            zero or more Casts, then x
+ *   skip([Op.Cast], x)                                            zero or more float-to-float Casts, then x
  *   pass(x)                                                       Identity / same-type Cast are transparent
  *   same('k')                                                     the value captured as 'k' again
  *
@@ -69,7 +69,7 @@ export function optional(tag: string, wrap: (inner: Pattern) => Pattern, inner: 
 
 export const constant = (capture?: string, check?: ValueCheck): Pattern => ({ kind: 'const', ...(capture ? { capture } : {}), ...(check ? { check } : {}) });
 
-/** Zero to `max` single-input nodes of the given ops (through input 0), then `inner`. */
+/** Zero to `max` single-input nodes of the given ops (through input 0), then `inner`. Casts are skipped only from float to float. */
 export const skip = (ops: readonly OpId[], inner: Pattern, max = 4): Pattern => ({ kind: 'skip', ops, inner, max });
 
 /** Identity and Cast-to-its-own-type nodes are transparent. */

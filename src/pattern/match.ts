@@ -8,6 +8,7 @@
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { elemTypeOf } from '../ir/types.js';
+import { DataType } from '../onnx/dtypes.js';
 import { Op, opKey } from '../onnx/ops.js';
 import type { Pattern } from './dsl.js';
 import type { ShapeFacts } from '../shapes/static-shapes.js';
@@ -50,6 +51,19 @@ function deeper(a: Step, b: Step): Step {
   if (a.ok) return a;
   if (b.ok) return b;
   return b.depth >= a.depth ? b : a;
+}
+
+const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
+
+/**
+ * Whether skip() may look through node n: any listed op but Cast, and a Cast only from float to
+ * float (a precision change of the activation). A Cast to or from an integer or bool type
+ * changes the values, so what lies before it is not the same activation.
+ */
+function skippable(n: Node): boolean {
+  if (!n.is(Op.Cast)) return true;
+  const from = elemTypeOf(n.inputs[0]?.type);
+  return FLOAT_TYPES.has(n.intAttr('to', DataType.UNDEFINED)) && (from === undefined || FLOAT_TYPES.has(from));
 }
 
 function isTransparent(n: Node): boolean {
@@ -105,7 +119,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
         if (r.ok) return r;
         best = deeper(best, r);
         const prod: Node | undefined = cur.producer();
-        if (prod === undefined || !p.ops.some((o) => prod.is(o))) break;
+        if (prod === undefined || !p.ops.some((o) => prod.is(o)) || !skippable(prod)) break;
         st.matched.add(prod);
         cur = prod.inputs[0];
       }

@@ -15,7 +15,7 @@ import { Op } from '../../src/onnx/ops.js';
 
 export type KeyLayout = 'BHSD' | 'BSHD' | 'BHSD3d';
 export type ScaleAt = 'scores-mul' | 'scores-div' | 'q-mul' | 'split' | 'none';
-export type Mutation = 'none' | 'softmax-axis' | 'no-key-transpose' | 'scores-escape' | 'weights-as-key';
+export type Mutation = 'none' | 'softmax-axis' | 'no-key-transpose' | 'scores-escape' | 'weights-as-key' | 'repeat-unsqueeze-axis' | 'cache-concat-axis' | 'cast-to-int' | 'past-cast-to-int';
 /** Q, K and V from three projections, or from one fused projection cut by Split or by Slice. */
 export type Projection = 'separate' | 'split' | 'slice';
 
@@ -83,6 +83,8 @@ export class AttentionGraph {
   readonly model: Model = emptyModel({ '': 17 });
   readonly b = new GraphBuilder(this.model);
   readonly planted: Planted[] = [];
+  /** Mutated blocks, with the edges a correct match would have had. */
+  readonly nearMisses: Planted[] = [];
   private seed = 1;
 
   input(): Value {
@@ -133,8 +135,12 @@ export class AttentionGraph {
     if (spec.cache) {
       const pk = b.input(`past.${index}.key`, DataType.FLOAT, [1, Hkv, PAST, D]);
       const pv = b.input(`past.${index}.value`, DataType.FLOAT, [1, Hkv, PAST, D]);
-      kEdge = b.op(Op.Concat, [pk, kEdge], [intAttr('axis', -2)]);
-      vEdge = b.op(Op.Concat, [pv, vEdge], [intAttr('axis', -2)]);
+      // near miss: a Concat over the heads axis is no sequence append
+      const cacheAxis = spec.mutation === 'cache-concat-axis' ? 1 : -2;
+      // near miss: a past that went through an integer Cast is not the cache as it was stored
+      const past = (x: Value): Value => (spec.mutation === 'past-cast-to-int' ? b.op(Op.Cast, [x], [intAttr('to', DataType.INT32)]) : x);
+      kEdge = b.op(Op.Concat, [past(pk), kEdge], [intAttr('axis', cacheAxis)]);
+      vEdge = b.op(Op.Concat, [past(pv), vEdge], [intAttr('axis', cacheAxis)]);
       b.output(kEdge, `present.${index}.key`);
       b.output(vEdge, `present.${index}.value`);
       present = [kEdge.name, vEdge.name];
@@ -143,7 +149,8 @@ export class AttentionGraph {
       ratio === 1
         ? v
         : b.op(Op.Reshape, [
-            b.op(Op.Expand, [b.op(Op.Unsqueeze, [v, this.i64(`axes_${index}`, [2])]), this.i64(`rep_${index}`, [1, 1, ratio, 1, 1])]),
+            // near miss: an Unsqueeze on another axis is no grouped-query repeat
+            b.op(Op.Expand, [b.op(Op.Unsqueeze, [v, this.i64(`axes_${index}`, [spec.mutation === 'repeat-unsqueeze-axis' ? 1 : 2])]), this.i64(`rep_${index}`, [1, 1, ratio, 1, 1])]),
             this.i64(`gqa_${index}`, [0, H, -1, D]),
           ]);
     const k = repeat(kEdge);
@@ -175,6 +182,8 @@ export class AttentionGraph {
       s = b.op(Op.Where, [cond, s, this.f(`fill${index}`, -1e4)]);
     }
     const axis = spec.mutation === 'softmax-axis' ? 2 : spec.softmaxAxis;
+    // near miss: a Cast to an integer type changes the values; only float casts are looked through
+    if (spec.mutation === 'cast-to-int') s = b.op(Op.Cast, [s], [intAttr('to', DataType.INT64)]);
     let p = b.op(Op.Softmax, [s], [intAttr('axis', axis)]);
     if (spec.castAfterSoftmax) p = b.op(Op.Cast, [p], [intAttr('to', DataType.FLOAT)]);
     if (spec.nanGuard) p = b.op(Op.Where, [b.op(Op.IsNaN, [p]), this.f(`zero${index}`, 0), p]);
@@ -186,7 +195,9 @@ export class AttentionGraph {
       const side = b.op(Op.ReduceMax, [rawScores], [intsAttr('axes', [1, 3]), intAttr('keepdims', 0)]);
       y = b.op(Op.Add, [y, b.op(Op.Unsqueeze, [side, this.i64(`ax_${index}`, [2])])]);
     }
-    if (spec.mutation === 'none') this.planted.push({ spec, q: q.name, k: kEdge.name, v: vEdge.name, pv: pv.name, present });
+    const block = { spec, q: q.name, k: kEdge.name, v: vEdge.name, pv: pv.name, present };
+    if (spec.mutation === 'none') this.planted.push(block);
+    else this.nearMisses.push(block);
     return y;
   }
 
