@@ -16,6 +16,8 @@ export default defineConfig({
       'tests/attention/fused.test.ts',
       'tests/compile/calibrated-heads.test.ts',
     ],
+    // One worker keeps its modules between runs (onnxruntime loads once): the code has no module state.
+    isolate: false,
     testTimeout: 120_000,
     hookTimeout: 300_000,
     globalSetup: ['tests/harness/global-setup.ts'],
