@@ -10,8 +10,10 @@
  * tensors repeat each head's scale D times). Per tensor: one scalar scale. Zero points are
  * typed initializers (float8 zeros, or the integer zero points), so the output type never falls
  * back to uint8. Scales have the activation's float type. Opset and IR are raised only as far as
- * the types need. A tensor that already has a Q→DQ pair is left alone: applying twice is a no-op.
+ * the types need. A tensor that already has a Q→DQ pair is left alone: applying twice is a no-op
+ * (compile refuses a model that has one before calibrating it: alreadyQuantized).
  */
+import type { Edge, Site } from '../src/attention/site.js';
 import { intAttr } from '../src/ir/attribute.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Model } from '../src/ir/model.js';
@@ -42,11 +44,53 @@ export interface QdqResult {
   readonly inserted: number;
 }
 
+const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
+
+/**
+ * The float type of an activation, which its scales must have: its declared type, or else the
+ * nearest declared float type up its producers (a graph input, an initializer, a Cast's
+ * target), since exports rarely declare intermediate types. float16 and bfloat16 models get
+ * scales of their type; anything else float32.
+ */
+export function activationFloatType(v: Value): DataType {
+  const seen = new Set<Value>([v]);
+  const queue = [v];
+  for (let i = 0; i < queue.length; i++) {
+    const x = queue[i]!;
+    const p = x.producer();
+    const declared = elemTypeOf(x.type) ?? x.initializer?.dataType ?? (p?.is(Op.Cast) ? p.intAttr('to') : undefined);
+    if (declared !== undefined && FLOAT_TYPES.has(declared)) return declared === DataType.FLOAT16 || declared === DataType.BFLOAT16 ? declared : DataType.FLOAT;
+    if (declared !== undefined) continue; // an integer or bool value: not where the activation's type comes from
+    for (const input of p?.inputs ?? []) {
+      if (input !== undefined && !seen.has(input)) {
+        seen.add(input);
+        queue.push(input);
+      }
+    }
+  }
+  return DataType.FLOAT;
+}
+
 /** The Q node of a Q→DQ pair on `v`, or of the pair that produced `v`. */
 export function existingQdq(v: Value): Node | undefined {
   const p = v.producer();
   if (p?.is(Op.DequantizeLinear) && p.inputs[0]?.producer()?.is(Op.QuantizeLinear)) return p.inputs[0].producer();
   return v.uses().find((u) => u.node.is(Op.QuantizeLinear) && u.index === 0 && u.node.output(0).uses().some((w) => w.node.is(Op.DequantizeLinear)))?.node;
+}
+
+/**
+ * The first Q, K, V or cache edge of the sites that already carries a Q→DQ pair (a compiled
+ * model), with that pair's QuantizeLinear.
+ */
+export function alreadyQuantized(sites: readonly Site[]): { site: Site; role: string; tensor: Value; quantize: Node } | undefined {
+  for (const site of sites) {
+    const edges: [string, Edge | undefined][] = [['Q', site.q], ['K', site.k], ['V', site.v], ['past K', site.kPast], ['past V', site.vPast]];
+    for (const [role, e] of edges) {
+      const quantize = e === undefined ? undefined : existingQdq(e.value);
+      if (quantize !== undefined) return { site, role, tensor: e!.value, quantize };
+    }
+  }
+  return undefined;
 }
 
 export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult {
@@ -57,8 +101,10 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
   const pending = inputs.filter(({ edge }) => edge.tensors.every((t) => existingQdq(t.value) === undefined));
   for (const { edge } of pending) {
     const req = qdqRequirements(storageType(edge.args), edge.args.strategy === 'attn_head');
-    opset = Math.max(opset, req.opset);
-    irVersion = Math.max(irVersion, req.irVersion);
+    // QuantizeLinear takes float16 and bfloat16 inputs (and scales) from opset 19 on
+    const halfFloat = edge.tensors.some((t) => activationFloatType(t.value) !== DataType.FLOAT);
+    opset = Math.max(opset, req.opset, halfFloat ? 19 : 0);
+    irVersion = Math.max(irVersion, req.irVersion, halfFloat ? 9 : 0);
   }
   if (pending.length === 0) return { modified: false, skipped: inputs.length, inserted: 0 };
   upgradeOpset(model, opset, irVersion);
@@ -69,7 +115,7 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
     const perHead = edge.args.strategy === 'attn_head';
     edge.tensors.forEach((t, ti) => {
       const x = t.value;
-      const floatType = elemTypeOf(x.type) === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
+      const floatType = activationFloatType(x);
       const suffix = ti === 0 ? '' : '_past';
       const scaleValues = perHead ? perAxisValues(qparams.scale, t, edge.headDim) : [qparams.scale[0]!];
       const zpValues = perHead ? perAxisValues(qparams.zeroPoint, t, edge.headDim) : [qparams.zeroPoint[0]!];

@@ -12,7 +12,7 @@
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
-import { insertQdq } from '../passes/insert-qdq.js';
+import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
 import { findSites } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
@@ -103,6 +103,15 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
   if (sites.length === 0) {
     const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`).join('\n');
     throw new CtcError(`${modelPath}: no attention site found, so there is nothing to quantize; nothing was written. \`ctc inspect --explain\` shows:\n${why}`);
+  }
+  // A compiled model: calibrating it would observe quantized values, and new scales would not
+  // be the ones its QDQ pairs use.
+  const done = alreadyQuantized(sites);
+  if (done !== undefined) {
+    throw new CtcError(
+      `${modelPath}: ${done.site.name} ${done.role} (${done.tensor.name}) is already quantized by QuantizeLinear ${done.quantize.name || '(unnamed)'} → DequantizeLinear; ` +
+        'ctc compiles float models: give it the model before quantization. Nothing was written.',
+    );
   }
   const plans = planSites(rules, sites);
   if (plans.length === 0) {
