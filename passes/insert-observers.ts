@@ -15,6 +15,7 @@ import { intAttr, intsAttr } from '../src/ir/attribute.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Model } from '../src/ir/model.js';
 import type { Value } from '../src/ir/value.js';
+import { DataType } from '../src/onnx/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import type { QuantEdge } from '../src/quant/edges.js';
 
@@ -60,7 +61,9 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
     });
   });
   if (stats.length > 0) {
-    const all = b.output(b.op(Op.Concat, stats.map((s) => s.value), [intAttr('axis', 0)], 'ctc.observe/statistics'));
+    // float32 whatever the activations' float type (float16 models), so the statistics concatenate
+    const asFloat = stats.map((s) => b.op(Op.Cast, [s.value], [intAttr('to', DataType.FLOAT)], `${s.value.name}/float`));
+    const all = b.output(b.op(Op.Concat, asFloat, [intAttr('axis', 0)], 'ctc.observe/statistics'));
     let offset = 0;
     for (const s of stats) {
       observers.push({ output: all.name, offset, edge: s.edge, tensor: s.tensor, stat: s.stat });

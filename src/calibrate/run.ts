@@ -14,7 +14,7 @@ import type { Observer } from '../../passes/insert-observers.js';
 import type { DataSet } from './data.js';
 import { mseRange } from './observers.js';
 import type { ExecutionProvider } from './ort.js';
-import { createSession, toOrtTensor } from './ort.js';
+import { createSession, ortToFloat64, toOrtTensor } from './ort.js';
 import type { Session, SessionOptions } from './ort.js';
 import type { ort } from './ort.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
@@ -120,6 +120,7 @@ export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly
   return edges.map((e, ei) => {
     const mine = observers.filter((o) => o.edge === ei);
     const read = (stat: 'min' | 'max'): number[] => {
+      // float32 whatever the model's float type: insertObservers casts the statistics
       const parts = mine.filter((o) => o.stat === stat).map((o) => Array.from((out[o.output]!.data as Float32Array).subarray(o.offset, o.offset + e.heads)));
       return parts[0]!.map((_, h) => (stat === 'min' ? Math.min(...parts.map((p) => p[h]!)) : Math.max(...parts.map((p) => p[h]!))));
     };
@@ -134,7 +135,7 @@ export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly
         const layout = e.tensors[o.tensor]!;
         const axis = layout.layout === 'BSE' ? 2 : layout.headAxis;
         const dims = layout.layout === 'BSE' ? [t.dims[0]!, t.dims[1]!, e.heads, e.headDim] : (t.dims as number[]);
-        return Array.from(perHeadValues(t.data as Float32Array, dims, axis, h));
+        return Array.from(perHeadValues(Float32Array.from(ortToFloat64(t)), dims, axis, h)); // float16 models: float16 values
       }),
     );
     if (e.args.strategy === 'tensor') {
