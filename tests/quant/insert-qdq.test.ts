@@ -1,0 +1,157 @@
+/**
+ * The QDQ rewrite, node by node, against what DOMAIN.md and the ONNX operator specs require:
+ *
+ *   - per head: per-axis QDQ, axis 1 with H scales on [B, H, S, D]; axis 2 with each head's
+ *     scale D times on packed [B, S, H·D]; per tensor: a scalar scale, no axis;
+ *   - QuantizeLinear always gets a typed zero point (float8 zeros, or the integer zero points);
+ *   - scales have the activation's float type;
+ *   - the opset and IR version are raised only as far as the storage type needs (float8: 19 and
+ *     9; int4: 21 and 10; per-axis int8: 13);
+ *   - graph output names never change: a quantized graph output keeps its name on the
+ *     DequantizeLinear output; every other use reads the dequantized value;
+ *   - applying twice equals applying once.
+ */
+import { describe, expect, it } from 'vitest';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
+import { findSites } from '../../src/attention/find-sites.js';
+import { insertQdq } from '../../passes/insert-qdq.js';
+import { intAttr } from '../../src/ir/attribute.js';
+import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
+import type { Model } from '../../src/ir/model.js';
+import type { Node } from '../../src/ir/node.js';
+import { verifyModel } from '../../src/ir/verify.js';
+import { DataType } from '../../src/onnx/dtypes.js';
+import { Op } from '../../src/onnx/ops.js';
+import { quantEdges } from '../../src/quant/edges.js';
+import type { QuantEdge } from '../../src/quant/edges.js';
+import { parseRuleSet } from '../../src/rules/schema.js';
+import { planSites } from '../../src/rules/targets.js';
+import type { BlockSpec } from '../harness/attention-blocks.js';
+import { buildAttentionGraph } from '../harness/attention-blocks.js';
+
+const block: BlockSpec = { heads: 4, ratio: 2, headDim: 4, layout: 'BHSD', scale: 'scores-mul', mask: 'none', cache: true, castAfterSoftmax: false, nanGuard: false, softmaxAxis: -1, projection: 'separate', mutation: 'none' };
+
+const group = (args: Record<string, unknown>) => parseRuleSet({ config_groups: { g: { targets: ['attention'], input_activations: args } } }, 't', 't.json');
+
+/** Apply a rule set to a model with scales 0.01·(h+1) per head (and zero points 3·h for asymmetric args). */
+function apply(model: Model, args: Record<string, unknown>): { edges: QuantEdge[]; result: ReturnType<typeof insertQdq> } {
+  const edges = quantEdges(planSites(group(args), findSites(model, ATTENTION_PATTERNS).sites));
+  const inputs = edges.map((edge) => {
+    const n = edge.args.strategy === 'attn_head' ? edge.heads : 1;
+    return { edge, qparams: { scale: Float32Array.from({ length: n }, (_, h) => 0.01 * (h + 1)), zeroPoint: Int32Array.from({ length: n }, (_, h) => (edge.args.symmetric ? 0 : 3 * h)) } };
+  });
+  return { edges, result: insertQdq(model, inputs) };
+}
+
+const quantizeOf = (m: Model, input: string): Node => [...m.graph.nodes].find((n) => n.is(Op.QuantizeLinear) && n.inputs[0]!.name === input)!;
+
+describe('insertQdq on a decomposed block with a cache (present.0.key/value are graph outputs)', () => {
+  it('fp8 per head: axis 1, H scales per edge, float8 zero points, opset 19 / IR 9; outputs keep their names', () => {
+    const g = buildAttentionGraph([block], [], { router: false, classifier: false });
+    const m = g.model;
+    const outputsBefore = m.graph.outputs.map((v) => v.name);
+    const p = g.planted[0]!;
+    const { result } = apply(m, { num_bits: 8, type: 'float', strategy: 'attn_head' });
+    expect(result).toEqual({ modified: true, skipped: 0, inserted: 3 });
+    expect([m.opsetVersion(''), m.irVersion]).toEqual([19, 9]);
+    expect(m.graph.outputs.map((v) => v.name)).toEqual(outputsBefore);
+    verifyModel(m);
+
+    const site = findSitesName(m);
+    for (const [role, heads] of [['q', 4], ['k', 2], ['v', 2]] as const) {
+      const q = [...m.graph.nodes].find((n) => n.is(Op.QuantizeLinear) && n.name === `${site}/${role}/QuantizeLinear`)!;
+      expect(q, role).toBeDefined();
+      expect(q.intAttr('axis')).toBe(1);
+      const [, scale, zp] = q.inputs;
+      expect(scale!.name).toBe(`${site}.${role}_scale`);
+      expect(zp!.name).toBe(`${site}.${role}_zero_point`);
+      expect([scale!.initializer!.dataType, scale!.initializer!.dims]).toEqual([DataType.FLOAT, [heads]]);
+      expect(Array.from(scale!.initializer!.toFloat32())).toEqual(Array.from({ length: heads }, (_, h) => Math.fround(0.01 * (h + 1))));
+      expect([zp!.initializer!.dataType, zp!.initializer!.dims, Array.from(zp!.initializer!.toFloat32())]).toEqual([DataType.FLOAT8E4M3FN, [heads], new Array(heads).fill(0)]);
+      // the DequantizeLinear reads the same scale and zero point, on the same axis
+      const dq = q.output(0).uses().map((u) => u.node);
+      expect(dq.length).toBe(1);
+      expect(dq[0]!.is(Op.DequantizeLinear)).toBe(true);
+      expect([dq[0]!.inputs[1], dq[0]!.inputs[2], dq[0]!.intAttr('axis')]).toEqual([scale, zp, 1]);
+    }
+    // the cache: present.0.key is now the DequantizeLinear output; the attention reads it
+    const present = m.graph.outputs.find((v) => v.name === 'present.0.key')!;
+    expect(present.producer()!.is(Op.DequantizeLinear)).toBe(true);
+    const kq = present.producer()!.inputs[0]!.producer()!;
+    expect(kq.inputs[0]!.name).toBe('present.0.key.unquantized');
+    expect(kq.inputs[0]!.producer()!.is(Op.Concat)).toBe(true);
+    expect(kq.inputs[0]!.uses().map((u) => u.node)).toEqual([kq]);
+    expect(present.uses().length).toBeGreaterThan(0);
+    // Q: every former use of Q reads the dequantized value
+    const qq = quantizeOf(m, p.q);
+    const qValue = qq.inputs[0]!;
+    expect(qValue.uses().map((u) => u.node)).toEqual([qq]);
+
+    // twice == once
+    const nodes = m.graph.nodes.length;
+    const again = apply(m, { num_bits: 8, type: 'float', strategy: 'attn_head' });
+    expect(again.result).toEqual({ modified: false, skipped: 3, inserted: 0 });
+    expect(m.graph.nodes.length).toBe(nodes);
+  });
+
+  it('int8 per tensor: scalar scale and int8 zero point, no axis; per-axis is not needed so the opset stays 17', () => {
+    const m = buildAttentionGraph([block], [], { router: false, classifier: false }).model;
+    apply(m, { num_bits: 8, type: 'int', strategy: 'tensor' });
+    expect([m.opsetVersion(''), m.irVersion]).toEqual([17, 8]);
+    const qs = [...m.graph.nodes].filter((n) => n.is(Op.QuantizeLinear));
+    expect(qs.length).toBe(3);
+    for (const q of qs) {
+      expect(q.intAttr('axis')).toBeUndefined();
+      expect([q.inputs[1]!.initializer!.dims, q.inputs[2]!.initializer!.dataType]).toEqual([[], DataType.INT8]);
+      expect(Array.from(q.inputs[1]!.initializer!.toFloat32())).toEqual([Math.fround(0.01)]);
+    }
+  });
+
+  it('int4 asymmetric per head: int4 zero points with their values, opset 21 / IR 10', () => {
+    const m = buildAttentionGraph([block], [], { router: false, classifier: false }).model;
+    apply(m, { num_bits: 4, type: 'int', strategy: 'attn_head', symmetric: false });
+    expect([m.opsetVersion(''), m.irVersion]).toEqual([21, 10]);
+    const site = findSitesName(m);
+    const zp = m.graph.initializers.find((v) => v.name === `${site}.k_zero_point`)!.initializer!;
+    expect([zp.dataType, Array.from(zp.toFloat32())]).toEqual([DataType.INT4, [0, 3]]);
+  });
+});
+
+describe('insertQdq on MultiHeadAttention (packed Q/K/V, the past inside the op)', () => {
+  function mha(): Model {
+    const m = emptyModel({ '': 17, 'com.microsoft': 1 });
+    const b = new GraphBuilder(m);
+    const q = b.input('query', DataType.FLOAT, [1, 3, 8]);
+    const k = b.input('key', DataType.FLOAT, [1, 3, 8]);
+    const v = b.input('value', DataType.FLOAT, [1, 3, 8]);
+    const pk = b.input('past_key', DataType.FLOAT, [1, 2, 2, 4]);
+    const pv = b.input('past_value', DataType.FLOAT, [1, 2, 2, 4]);
+    const n = b.node(Op.MsMultiHeadAttention, [q, k, v, undefined, undefined, undefined, pk, pv], [intAttr('num_heads', 2)], { outputs: 3, name: 'attn' });
+    b.output(n.output(0), 'y');
+    b.output(n.output(1), 'present_key');
+    b.output(n.output(2), 'present_value');
+    return m;
+  }
+  it('packed: axis 2, each head D times ("_packed"); the past: axis 1, per head ("_past"); inputs keep their names', () => {
+    const m = mha();
+    const { result } = apply(m, { num_bits: 8, type: 'float', strategy: 'attn_head' });
+    expect(result.inserted).toBe(5);
+    expect(m.graph.inputs.map((v) => v.name)).toEqual(['query', 'key', 'value', 'past_key', 'past_value']);
+    const site = findSitesName(m);
+    const key = quantizeOf(m, 'key');
+    expect([key.intAttr('axis'), key.inputs[1]!.name, Array.from(key.inputs[1]!.initializer!.toFloat32())]).toEqual([2, `${site}.k_scale_packed`, [0.01, 0.01, 0.01, 0.01, 0.02, 0.02, 0.02, 0.02].map(Math.fround)]);
+    expect(key.inputs[2]!.initializer!.dims).toEqual([8]);
+    const past = quantizeOf(m, 'past_key');
+    expect([past.intAttr('axis'), past.inputs[1]!.name, Array.from(past.inputs[1]!.initializer!.toFloat32())]).toEqual([1, `${site}.k_scale_past`, [0.01, 0.02].map(Math.fround)]);
+    expect(past.name).toBe(`${site}/k_past/QuantizeLinear`);
+    // the op reads the dequantized past
+    const op = [...m.graph.nodes].find((n) => n.is(Op.MsMultiHeadAttention))!;
+    expect(op.inputs[6]!.producer()!.is(Op.DequantizeLinear)).toBe(true);
+    expect(op.inputs[6]!.producer()!.inputs[0]!.producer()).toBe(past);
+    verifyModel(m);
+  });
+});
+
+function findSitesName(m: Model): string {
+  return findSites(m, ATTENTION_PATTERNS).sites[0]!.name;
+}
