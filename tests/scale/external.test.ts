@@ -89,7 +89,7 @@ describe('generated decoders with external weights', () => {
       format: 'ctc-stats/1',
       model: fileSha256(file),
       edges: edgeKeys(edges),
-      batches: [{ set: 'test_data_set_0', edges: edges.map((e) => ({ min: new Array(e.heads).fill(-2), max: new Array(e.heads).fill(3) })) }],
+      batches: [{ set: 'test_data_set_0', edges: edges.map((e) => ({ min: new Array(e.heads).fill(-2), max: Array.from({ length: e.heads }, (_, h) => 3 + h) })) }],
     };
     writeFileSync(join(d, 'stats.json'), statsToJson(stats));
     const out = join(d, 'out');
@@ -102,7 +102,7 @@ describe('generated decoders with external weights', () => {
     expect(statSync(join(out, 'model.onnx.data')).ino).toBe(statSync(join(d, 'model.onnx.data')).ino);
     expect(statSync(join(out, 'model.onnx')).size).toBeLessThan(statSync(file).size + 64 * 1024);
     const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8'));
-    expect(scales['model.layers.31.self_attn.k_scale']).toEqual({ shape: [8, 1, 1], values: new Array(8).fill(Math.fround(3 / 448)) });
+    expect(scales['model.layers.31.self_attn.k_scale']).toEqual({ shape: [8, 1, 1], values: Array.from({ length: 8 }, (_, h) => Math.fround((3 + h) / 448)) });
   }, 60_000);
 });
 
