@@ -9,7 +9,7 @@
  *
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
-import { dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
@@ -27,7 +27,11 @@ import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
 import { quantizationConfig, sortKeys } from './emit/config.js';
-import { CONFIG_FILE, SCALES_FILE, outputLayout, writeOutputs } from './emit/output.js';
+import { CONFIG_FILE, EXTERNAL_DATA_FILE, MODEL_FILE, RECORD_FILE, REPORT_FILE, SCALES_FILE, outputLayout, writeOutputs } from './emit/output.js';
+import { siteToJson } from './attention/site.js';
+import type { Rejection } from './attention/find-sites.js';
+import type { CompileRecord } from './report/record.js';
+import { renderReport } from './report/page.js';
 import type { LinkWeights, OutputLayout, WrittenOutput } from './emit/output.js';
 import { checkPathOptions, makeFolder, planWrites } from './emit/write-plan.js';
 import type { WritePlan } from './emit/write-plan.js';
@@ -70,6 +74,8 @@ export interface CompileOptions {
   readonly externalData?: boolean;
   /** Link the input's external data files instead of copying them (each way has a cost). */
   readonly linkWeights?: LinkWeights | undefined;
+  /** Also write OUTDIR/report.html (the page `ctc report` draws from compile.json). */
+  readonly report?: boolean;
   readonly progress: Progress;
   readonly warn: (m: string) => void;
 }
@@ -96,7 +102,7 @@ export interface CompileResult {
 }
 
 /** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
-function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[] } {
+function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[] } {
   const found = findSites(model, ATTENTION_PATTERNS);
   const rejected = found.rejected;
   const sites = stripPrefix === undefined ? found.sites : stripSitePrefix(found.sites, stripPrefix);
@@ -120,7 +126,7 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
         `${rules.kvCacheScheme && sites.every((s) => s.cache === null) ? '; its kv_cache_scheme applies only to attention with a KV cache, and these have none' : ''}; nothing was written`,
     );
   }
-  return { sites, plans, edges: quantEdges(plans) };
+  return { sites, plans, edges: quantEdges(plans), rejected };
 }
 
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
@@ -173,7 +179,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 }
 
 async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model, data: DataSet[], layout: OutputLayout, writes: WritePlan): Promise<CompileResult> {
-  const { sites, plans, edges } = plan(model, rules, opts.model, opts.stripPrefix);
+  const { sites, plans, edges, rejected } = plan(model, rules, opts.model, opts.stripPrefix);
 
   // Statistics: merged from files, or observed now on a second copy of the model.
   let stats: Omit<Stats, 'model'>;
@@ -226,10 +232,27 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
     const r = reduceObserver(stats.batches, i, e.args);
     return computeQParams(r.min, r.max, e.args);
   });
+  const opsetBefore = model.opsetVersion('') ?? 1;
   const rewrite = insertQdq(
     model,
     edges.map((edge, i) => ({ edge, qparams: qparams[i]! })),
   );
+  const record: CompileRecord = sortKeys({
+    format: 'ctc-compile/1',
+    // The model's folder and file name: which export it was, without the machine's paths.
+    model: `${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`,
+    rules: rules.name,
+    calibration: { sets, from: opts.stats !== undefined && opts.stats.length > 0 ? 'stats' : opts.calibRandom !== undefined ? 'random' : 'data' },
+    opset: { before: opsetBefore, after: model.opsetVersion('') ?? 1 },
+    sites: sites.map(siteToJson),
+    refused: rejected,
+    quantizedSites: plans.map((p) => p.site.name),
+    edges: edges.map((e, i) => {
+      const r = reduceObserver(stats.batches, i, e.args);
+      return { site: e.site, layer: e.layer, role: e.role, args: e.args, heads: e.heads, min: [...r.min], max: [...r.max], scale: [...qparams[i]!.scale], zeroPoint: [...qparams[i]!.zeroPoint] };
+    }),
+    files: [MODEL_FILE, ...(opts.externalData ? [EXTERNAL_DATA_FILE] : []), ...layout.external.map((e) => e.outLocation), CONFIG_FILE, SCALES_FILE, RECORD_FILE, ...(opts.report ? [REPORT_FILE] : [])].sort(),
+  }) as CompileRecord;
 
   const groupSites = new Set(plans.filter((p) => p.group !== undefined).map((p) => p.site.name));
   const output = await writeOutputs(
@@ -239,6 +262,8 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
     {
       [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
       [SCALES_FILE]: `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
+      [RECORD_FILE]: `${JSON.stringify(record, null, 2)}\n`,
+      ...(opts.report ? { [REPORT_FILE]: renderReport(record) } : {}),
     },
     { externalData: opts.externalData ?? false, linkWeights: opts.linkWeights, progress: opts.progress },
   );

@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { compileCommand } from './compile-command.js';
 import { evalCommand } from './eval-command.js';
 import { inspectCommand } from './inspect.js';
+import { reportCommand } from './report-command.js';
 import { rulesCommand } from './rules-command.js';
 
 export type Fail = (e: unknown) => void;
@@ -71,6 +72,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('stats', { type: 'string', array: true, describe: 'Compile from saved statistics files (merged exactly) without running the model' })
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
         .option('strip-prefix', { type: 'string', describe: 'Remove PREFIX from site names, so scale names match the checkpoint (e.g. "model." when the export wrapped the model)' })
+        .option('report', { type: 'boolean', default: false, describe: 'Also write OUTDIR/report.html: per-head scales and expected error, sites (ctc report draws it later too)' })
         .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
         .option('link-weights', {
           type: 'string',
@@ -105,6 +107,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             saveStats: a['save-stats'],
             externalData: a['external-data'],
             linkWeights: a['link-weights'],
+            report: a.report,
             stripPrefix: a['strip-prefix'],
             json: a.json,
             quiet: a.quiet,
@@ -127,6 +130,16 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc eval corpus/llama-gqa-bytes-ts-eager/model.onnx out/model.onnx --sets 8-15', 'Perplexity of both on sets 8-15'),
     guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet }, print)),
+  );
+  parser.command(
+    'report <outdir>',
+    'Draw OUTDIR/report.html from what ctc compile wrote there: per-head scales and expected error, sites, what was not taken',
+    (y) =>
+      y
+        .positional('outdir', { type: 'string', demandOption: true, describe: 'A folder ctc compile wrote (it holds compile.json)' })
+        .option('out', { alias: 'o', type: 'string', describe: 'Write the page here instead of OUTDIR/report.html' })
+        .example('ctc report out', 'out/report.html, one self-contained page'),
+    guarded((a) => reportCommand(a.outdir, a.out, print)),
   );
   parser.command(
     'rules [name]',

@@ -29,6 +29,7 @@ export interface CompileFlags {
   readonly saveStats?: string | undefined;
   readonly externalData: boolean;
   readonly linkWeights?: string | undefined;
+  readonly report?: boolean | undefined;
   readonly stripPrefix?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -97,6 +98,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.saveStats !== undefined ? { saveStats: f.saveStats } : {}),
     externalData: f.externalData,
     ...(f.linkWeights !== undefined ? { linkWeights: f.linkWeights as LinkWeights } : {}),
+    report: f.report ?? false,
     ...(f.stripPrefix !== undefined ? { stripPrefix: f.stripPrefix } : {}),
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,

@@ -40,6 +40,9 @@ export const MODEL_FILE = 'model.onnx';
 export const EXTERNAL_DATA_FILE = 'model.onnx.data';
 export const CONFIG_FILE = 'quantization_config.json';
 export const SCALES_FILE = 'scales.json';
+/** What the compile did, for `ctc report` (src/report/record.ts). */
+export const RECORD_FILE = 'compile.json';
+export const REPORT_FILE = 'report.html';
 
 export interface OutputLayout {
   /** Every file OUTDIR may hold afterwards, relative to it (model.onnx.data always: if not written, an old one goes). */
@@ -49,7 +52,7 @@ export interface OutputLayout {
 }
 
 export function outputLayout(model: Model, externalData: boolean): OutputLayout {
-  const taken = [MODEL_FILE, ...(externalData ? [EXTERNAL_DATA_FILE] : []), CONFIG_FILE, SCALES_FILE];
+  const taken = [MODEL_FILE, ...(externalData ? [EXTERNAL_DATA_FILE] : []), CONFIG_FILE, SCALES_FILE, RECORD_FILE, REPORT_FILE];
   // Compared lower-case: on a case-insensitive disk Scales.json is scales.json.
   const takenLower = new Set(taken.map((n) => n.toLowerCase()));
   const external: OutputLayout['external'][number][] = [];

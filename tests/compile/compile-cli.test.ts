@@ -22,7 +22,7 @@ describe('ctc compile', () => {
     const out = join(tmp(), 'out');
     const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0-7', '-o', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+    expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
     expect(r.stdout).toMatch(/rules fp8-head: 4 of 4 attention site\(s\) quantized, 12 edges, 12 QDQ pairs/);
     expect(r.stdout).toMatch(/calibration: 8 set\(s\) in/);
     expect(r.stdout).toMatch(/layer\s+q scale\s+k scale\s+v scale/);
@@ -68,7 +68,7 @@ describe('ctc compile', () => {
     const a = join(tmp(), 'a');
     const b = join(tmp(), 'b');
     for (const o of [a, b]) expect(ctc('compile', LLAMA, '--rules', 'int8-head', '--calib-sets', '0-2', '-o', o, '-q').code).toBe(0);
-    for (const f of ['model.onnx', 'quantization_config.json', 'scales.json']) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
+    for (const f of ['model.onnx', 'quantization_config.json', 'scales.json', 'compile.json']) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
   });
 
   it('statistics saved in two runs merge exactly as one run', () => {
