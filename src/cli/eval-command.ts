@@ -1,7 +1,14 @@
 /**
  * `ctc eval REFERENCE CANDIDATE`: the comparison report as a table or --json.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { RECORD_FILE } from '../emit/output.js';
 import { evaluate } from '../eval/evaluate.js';
+import { writeFileAtomic } from '../onnx/model-file.js';
+import { renderEvalReport, renderReport } from '../report/page.js';
+import type { EvalSummary } from '../report/page.js';
+import { readRecord } from '../report/record.js';
 import type { EvalReport } from '../eval/evaluate.js';
 import { sortKeys } from '../emit/config.js';
 import { parseProviders } from './compile-command.js';
@@ -16,6 +23,8 @@ export interface EvalFlags {
   readonly ep: string;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** Write an HTML page: the compile report of the candidate's folder (when it has compile.json) with the evaluation. */
+  readonly report?: string | undefined;
 }
 
 export async function evalCommand(f: EvalFlags, out: (s: string) => void): Promise<void> {
@@ -29,6 +38,20 @@ export async function evalCommand(f: EvalFlags, out: (s: string) => void): Promi
     warn: (m) => process.stderr.write(`ctc: warning: ${m}\n`),
   });
   out(f.json ? JSON.stringify(sortKeys(report), null, 2) : render(report));
+  if (f.report !== undefined) {
+    const summary: EvalSummary = {
+      reference: f.reference,
+      candidate: f.candidate,
+      ...(report.perplexity ? { perplexity: report.perplexity } : {}),
+      ...(report.kl !== undefined ? { kl: report.kl } : {}),
+      ...(report.top1Agreement !== undefined ? { top1Agreement: report.top1Agreement } : {}),
+      ...(report.klByPosition ? { klByPosition: report.klByPosition } : {}),
+    };
+    const folder = dirname(f.candidate);
+    const html = existsSync(join(folder, RECORD_FILE)) ? renderReport(readRecord(folder), summary) : renderEvalReport(summary);
+    writeFileAtomic(f.report, [Buffer.from(html, 'utf8')]);
+    if (!f.json) out(`wrote ${f.report}`);
+  }
 }
 
 function render(r: EvalReport): string {

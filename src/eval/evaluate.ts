@@ -25,6 +25,8 @@ export interface EvalReport {
   readonly kl?: number;
   readonly top1Agreement?: number;
   readonly tokens?: number;
+  /** Mean KL at each position of the sequences (where in a sequence the candidate departs). */
+  readonly klByPosition?: number[];
 }
 
 export interface EvalOptions {
@@ -65,6 +67,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   let kl = 0;
   let agree = 0;
   let tokens = 0;
+  const klAt: { sum: number; n: number }[] = [];
   opts.progress.start(sets.length, 'evaluating');
   try {
     for (const set of sets) {
@@ -102,11 +105,16 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
             nllCand -= pb[target]!;
             let argA = 0;
             let argB = 0;
+            let klHere = 0;
             for (let v = 0; v < V; v++) {
-              kl += Math.exp(pa[v]!) * (pa[v]! - pb[v]!);
+              klHere += Math.exp(pa[v]!) * (pa[v]! - pb[v]!);
               if (pa[v]! > pa[argA]!) argA = v;
               if (pb[v]! > pb[argB]!) argB = v;
             }
+            kl += klHere;
+            const at = (klAt[t] ??= { sum: 0, n: 0 });
+            at.sum += klHere;
+            at.n++;
             if (argA === argB) agree++;
             tokens++;
           }
@@ -129,5 +137,6 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     kl: kl / tokens,
     top1Agreement: agree / tokens,
     tokens,
+    klByPosition: klAt.map((k) => k.sum / k.n),
   };
 }

@@ -84,6 +84,19 @@ function roleSection(role: 'q' | 'k' | 'v', edges: readonly EdgeRecord[], figs: 
 <details><summary>the ${tableRows.length} values as a table</summary>${table(['site', 'head', 'min', 'max', 'scale', 'zero point', 'SQNR'], tableRows)}</details></section>`;
 }
 
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${x(title)}</title><style>${CSS}</style></head>
+<body>${body}</body></html>
+`;
+}
+
+/** The page of `ctc eval --report` when the candidate's folder has no compile.json. */
+export function renderEvalReport(e: EvalSummary): string {
+  return page(`ctc eval: ${e.candidate}`, `<h1>ctc eval</h1><p class="sub">${x(e.candidate)} against ${x(e.reference)}</p>${evalSection(e)}`);
+}
+
 export function renderReport(r: CompileRecord, evaluation?: EvalSummary): string {
   const figs = figures(r.edges);
   const worst = [...figs].sort((a, b) => a.sqnrDb - b.sqnrDb || a.edge.layer - b.edge.layer).slice(0, 10);
@@ -114,10 +127,7 @@ export function renderReport(r: CompileRecord, evaluation?: EvalSummary): string
   );
   const refused = r.refused.length === 0 ? '<p>Every Softmax and attention node is a quantized site.</p>' : table(['op', 'node', 'why it was not taken'], r.refused.map((f) => [f.op, f.node || '(unnamed)', f.reason]), 3);
   const evalPart = evaluation ? evalSection(evaluation) : '';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>ctc report: ${x(r.model)}, ${x(r.rules)}</title><style>${CSS}</style></head>
-<body><h1>ctc report</h1><p class="sub">${x(r.model)} quantized with rule set <b>${x(r.rules)}</b></p>
+  return page(`ctc report: ${r.model}, ${r.rules}`, `<h1>ctc report</h1><p class="sub">${x(r.model)} quantized with rule set <b>${x(r.rules)}</b></p>
 <h2>Summary</h2><dl class="summary">${summary.map(([k, v]) => `<dt>${x(k)}</dt><dd>${x(v)}</dd>`).join('')}</dl>
 ${evalPart}
 <h2>Scales and expected error per head</h2>
@@ -127,8 +137,7 @@ ${(['q', 'k', 'v'] as const).map((role) => roleSection(role, r.edges, figs)).joi
 <h2>Attention sites</h2><div class="wide">${sites}</div>
 <h2>Not taken</h2>${refused}
 <p class="note">Written by ctc from ${x(r.model)}'s compile.json; the same compile gives the same page, byte for byte.</p>
-</body></html>
-`;
+`);
 }
 
 function evalSection(e: EvalSummary): string {

@@ -86,6 +86,21 @@ describe('ctc compile --report / ctc report', () => {
     expect(readFileSync(file).equals(readFileSync(join(out, 'report.html')))).toBe(true);
   });
 
+  it('eval --report adds perplexity, KL, top-1 and KL by position to the compile report', () => {
+    const page = join(tmp(), 'eval.html');
+    const r = ctc('eval', corpusModel('llama-gqa-bytes-ts-eager'), join(out, 'model.onnx'), '--sets', '8-9', '--json', '--report', page);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { perplexity: { reference: number; candidate: number }; kl: number; top1Agreement: number; klByPosition: number[] };
+    // Every sequence has the same length, so the mean over positions is the mean over tokens.
+    expect(j.klByPosition.reduce((a, b) => a + b, 0) / j.klByPosition.length).toBeCloseTo(j.kl, 12);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain(`${j.perplexity.reference.toFixed(5)} → ${j.perplexity.candidate.toFixed(5)}`);
+    expect(html).toContain(`${(j.top1Agreement * 100).toFixed(2)} %`);
+    const path = /<svg class="chart" id="kl-by-position"[\s\S]*?<path d="([^"]+)"/.exec(html)![1]!;
+    expect(path.split(/[ML]/).filter(Boolean).length).toBe(j.klByPosition.length);
+    expect(cells(html, 'scale-q').length).toBe(24);
+  });
+
   it('a folder without compile.json is exit 1 naming it', () => {
     const r = ctc('report', tmp());
     expect(r.code).toBe(1);
