@@ -38,6 +38,14 @@ export function floatAttr(name: string, value: number): Attribute {
   return { name, value: { kind: 'float', value } };
 }
 
+export function floatsAttr(name: string, value: readonly number[]): Attribute {
+  return { name, value: { kind: 'floats', value } };
+}
+
+export function stringAttr(name: string, value: string): Attribute {
+  return { name, value: { kind: 'string', value: new TextEncoder().encode(value) } };
+}
+
 export function tensorAttr(name: string, value: Tensor): Attribute {
   return { name, value: { kind: 'tensor', value } };
 }

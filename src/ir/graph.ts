@@ -2,8 +2,10 @@
  * A Graph owns an ordered node list, its inputs, outputs and initializers. Subgraphs (bodies of
  * If/Loop/Scan) have a `parent`: their nodes may use values of enclosing graphs.
  */
-import type { Node } from './node.js';
+import type { Attribute } from './attribute.js';
+import { Node } from './node.js';
 import type { Tensor } from './tensor.js';
+import type { OpId } from '../onnx/ops.js';
 import { subgraphsOf } from './attribute.js';
 import { Value } from './value.js';
 
@@ -61,6 +63,21 @@ export class Graph {
     node.detachInputs();
     this._nodes.splice(i, 1);
     node.graph = undefined;
+  }
+
+  /**
+   * Replace `old` by a node of another operator in the same place, producing the same output
+   * values (same names, same uses, graph outputs untouched). Returns the new node.
+   */
+  replaceNode(old: Node, op: OpId, inputs: readonly (Value | undefined)[], attributes: readonly Attribute[], name = old.name): Node {
+    const i = this.indexOf(old);
+    const ins = [...inputs]; // may be old.inputs itself, which detaching clears
+    old.detachInputs();
+    const node = new Node(op, ins, old._releaseOutputs(), attributes, name);
+    old.graph = undefined;
+    this.adopt(node);
+    this._nodes.splice(i, 1, node);
+    return node;
   }
 
   /** Replace the node order with a permutation of the same nodes (used by topological sort). */

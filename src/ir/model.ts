@@ -12,6 +12,8 @@ export interface ModelFunction {
   readonly overload: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** Domain -> version the body's nodes are read at (the model's, for a well-formed model). */
+  readonly opsetImports: Map<string, number>;
   /** The body: its inputs stand for the function's formal inputs. */
   readonly body: Graph;
   /** Opaque: the decoded FunctionProto. */

@@ -78,6 +78,12 @@ export class Node {
     return a?.kind === 'float' ? a.value : undefined;
   }
 
+  /** A string attribute decoded as UTF-8, or undefined when absent. */
+  stringAttr(name: string): string | undefined {
+    const a = this.attr(name);
+    return a?.kind === 'string' ? new TextDecoder().decode(a.value) : undefined;
+  }
+
   setAttribute(a: Attribute): void {
     this.attributes.set(a.name, a);
   }
@@ -97,6 +103,19 @@ export class Node {
     const index = this._inputs.length;
     this._inputs.push(value);
     if (value !== undefined) value._uses.push({ node: this, index });
+  }
+
+  /**
+   * @internal Give up the outputs so that a replacement node can produce the same values
+   * (Graph.replaceNode); the node itself is then discarded.
+   */
+  _releaseOutputs(): Value[] {
+    const outs = this._outputs.splice(0);
+    for (const o of outs) {
+      o._producer = undefined;
+      o._outputIndex = undefined;
+    }
+    return outs;
   }
 
   /** Drop every input use, so the node can be discarded without leaving stale uses. */

@@ -31,6 +31,7 @@ import type {
   GraphProto,
   ModelProto,
   NodeProto,
+  OperatorSetIdProto,
   StringStringEntryProto,
   TensorProto,
   TypeProto,
@@ -294,7 +295,8 @@ class Decoder {
       const v = scope.values.get(name);
       if (v !== undefined) body.outputs.push(v);
     }
-    return { name: fp.name, domain: fp.domain, overload: fp.overload, inputs: fp.input, outputs: fp.output, body, source: fp };
+    const opsetImports = new Map(fp.opsetImport.map((o) => [normalizeDomain(o.domain), Number(o.version)]));
+    return { name: fp.name, domain: fp.domain, overload: fp.overload, inputs: fp.input, outputs: fp.output, opsetImports, body, source: fp };
   }
 }
 
@@ -598,6 +600,7 @@ class Encoder {
   func(f: ModelFunction): FunctionProto {
     const p = cloneMessage(f.source as FunctionProto);
     p.node = f.body.nodes.map((n) => this.node(n));
+    p.opsetImport = opsetImportsOf(f.opsetImports, p.opsetImport);
     return p;
   }
 
@@ -605,17 +608,7 @@ class Encoder {
     const src = m.source as ModelProto | undefined;
     const p = src ? cloneMessage(src) : create(ModelProtoSchema);
     setField(p, 'irVersion', BigInt(m.irVersion), 0n);
-    const srcOpsets = src?.opsetImport ?? [];
-    const sameOpsets =
-      srcOpsets.length === m.opsetImports.size && srcOpsets.every((o) => m.opsetImports.get(normalizeDomain(o.domain)) === Number(o.version));
-    if (!sameOpsets) {
-      const byDomain = new Map(srcOpsets.map((o) => [normalizeDomain(o.domain), o]));
-      p.opsetImport = [...m.opsetImports].map(([domain, version]) => {
-        const o = byDomain.get(domain);
-        if (o !== undefined && Number(o.version) === version) return o;
-        return create(OperatorSetIdProtoSchema, { domain: o?.domain ?? domain, version: BigInt(version) });
-      });
-    }
+    p.opsetImport = opsetImportsOf(m.opsetImports, src?.opsetImport ?? []);
     setField(p, 'producerName', m.producerName, '');
     setField(p, 'producerVersion', m.producerVersion, '');
     setField(p, 'domain', m.domain, '');
@@ -626,6 +619,18 @@ class Encoder {
     p.functions = m.functions.map((f) => this.func(f));
     return p;
   }
+}
+
+/** Opset imports as written: the decoded entries while they still hold (byte-identical), else rebuilt in map order. */
+function opsetImportsOf(opsets: ReadonlyMap<string, number>, source: readonly OperatorSetIdProto[]): OperatorSetIdProto[] {
+  const same = source.length === opsets.size && source.every((o) => opsets.get(normalizeDomain(o.domain)) === Number(o.version));
+  if (same) return [...source];
+  const byDomain = new Map(source.map((o) => [normalizeDomain(o.domain), o]));
+  return [...opsets].map(([domain, version]) => {
+    const o = byDomain.get(domain);
+    if (o !== undefined && Number(o.version) === version) return o;
+    return create(OperatorSetIdProtoSchema, { domain: o?.domain ?? domain, version: BigInt(version) });
+  });
 }
 
 export function encodeModel(model: Model, opts: EncodeOptions = {}): Encoded {
