@@ -1,22 +1,29 @@
 /**
- * Raise the default-domain opset of a model (QDQ in float8 needs 19, int4 needs 21), rewriting
- * the ops whose signature changed on the way so the graph keeps its meaning:
+ * Raise the default-domain opset of a model (QDQ in float8 needs 19, int4 needs 21), keeping the
+ * meaning of every node on the way, or refuse with the op, the node and the reason.
  *
- *   Reduce{Max,Min,Mean,Prod,L1,L2,LogSum,LogSumExp,SumSquare} at 18 take `axes` as an input,
- *   not an attribute: the attribute becomes an int64 initializer.
+ *   for each graph (main, If/Loop/Scan bodies, model-local function bodies):
+ *     for each default-domain node, at version v = the model's opset:
+ *       change = the op's next entry in OPSET_CHANGES after v, up to the target
+ *       converter(change) rewrites the node (or hands back its replacement), v = change.since
+ *     … until no change is left
  *
- * Ops whose semantics changed incompatibly (DFT at 20, GridSample at 20, GroupNormalization at
- * 21) are refused with a message, never silently reinterpreted. Subgraphs are converted too.
+ * The pieces live in passes/upgrade-opset/: `changes.ts` is the table (one entry per op and
+ * version, each citing the ONNX changelog), one small file per converted op family
+ * (`axes.ts`, `split.ts`, `softmax.ts`, `resize.ts`, …), and `step.ts` what a converter may do
+ * and the stable refusal reasons. Nodes a converter creates are built for the target and are
+ * not converted again. Models below MIN_OPSET are refused: before 7, elementwise ops broadcast
+ * by `broadcast`/`axis` attributes and several ops carried `consumed_inputs`.
  */
-import { CtcError } from '../src/errors.js';
+import { OpsetUpgradeError } from '../src/errors.js';
 import { subgraphsOf } from '../src/ir/attribute.js';
 import type { Graph } from '../src/ir/graph.js';
 import type { Model } from '../src/ir/model.js';
-import { Tensor } from '../src/ir/tensor.js';
-import { Value } from '../src/ir/value.js';
+import type { Node } from '../src/ir/node.js';
+import { nextChange } from './upgrade-opset/changes.js';
+import { Step } from './upgrade-opset/step.js';
 
-const AXES_TO_INPUT_AT_18 = new Set(['ReduceMax', 'ReduceMin', 'ReduceMean', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
-const INCOMPATIBLE: Record<string, number> = { DFT: 20, GridSample: 20, GroupNormalization: 21 };
+export const MIN_OPSET = 7;
 
 export interface PassResult {
   readonly modified: boolean;
@@ -24,36 +31,40 @@ export interface PassResult {
 
 /** Raise the "" opset to at least `target` (and the IR version as given); returns whether anything changed. */
 export function upgradeOpset(model: Model, target: number, irVersion: number): PassResult {
-  const from = model.opsetVersion('') ?? 1;
+  const from = model.opsetVersion('');
   let modified = false;
   if (irVersion > model.irVersion) {
     model.requireIrVersion(irVersion);
     modified = true;
   }
-  if (from >= target) return { modified };
-  const convert = (g: Graph): void => {
+  if (from !== undefined && from >= target) return { modified };
+  if (from !== undefined && from < MIN_OPSET) {
+    throw new OpsetUpgradeError(
+      'opset-below-minimum',
+      `the model imports the default ONNX opset ${from}; raising it to ${target} is supported from opset ${MIN_OPSET} (older opsets broadcast by attributes). Re-export the model at opset ${MIN_OPSET} or later.`,
+    );
+  }
+  const version = from ?? target;
+  const convertGraph = (g: Graph, inFunction: boolean): void => {
     for (const n of [...g.nodes]) {
-      for (const a of n.attributes.values()) for (const sub of subgraphsOf(a)) convert(sub);
-      if (n.op.domain !== '') continue;
-      const breaking = INCOMPATIBLE[n.op.opType];
-      if (breaking !== undefined && from < breaking && target >= breaking) {
-        throw new CtcError(
-          `the model uses ${n.op.opType} (node "${n.name}") at opset ${from}; quantizing needs opset ${target}, where ${n.op.opType} changed meaning at ${breaking}. Re-export the model at opset ${target} or higher.`,
-        );
-      }
-      if (AXES_TO_INPUT_AT_18.has(n.op.opType) && from < 18 && target >= 18) {
-        const axes = n.intsAttr('axes');
-        n.attributes.delete('axes');
-        if (axes !== undefined) {
-          const name = model.names.fresh(`${n.name || n.op.opType}_axes`);
-          const v = g.addInitializer(new Value(name), Tensor.fromInt64(name, [axes.length], axes));
-          while (n.inputs.length < 1) n.appendInput(undefined);
-          n.appendInput(v);
-        }
-      }
+      for (const a of n.attributes.values()) for (const sub of subgraphsOf(a)) convertGraph(sub, inFunction);
+      if (n.op.domain === '') convertNode(model, g, n, version, target, inFunction);
     }
   };
-  convert(model.graph);
+  convertGraph(model.graph, false);
+  for (const f of model.functions) {
+    convertGraph(f.body, true);
+    if (f.opsetImports.has('')) f.opsetImports.set('', target);
+  }
   model.opsetImports.set('', target);
   return { modified: true };
+}
+
+function convertNode(model: Model, graph: Graph, node: Node, from: number, target: number, inFunction: boolean): void {
+  let n = node;
+  let at = from;
+  for (let change = nextChange(n.op.opType, at, target); change !== undefined; change = nextChange(n.op.opType, at, target)) {
+    n = change.convert?.(new Step(model, graph, n, change.since, target, inFunction)) ?? n;
+    at = change.since;
+  }
 }

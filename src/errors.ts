@@ -55,3 +55,17 @@ export function environmentError(e: unknown, path: string, doing: string): unkno
   const fix = code === undefined ? undefined : ENVIRONMENT_FIXES[code];
   return fix === undefined ? e : new EnvironmentError(`${path}: cannot ${doing} (${code}): ${fix}`);
 }
+
+/**
+ * The opset upgrade cannot keep a node's meaning. `reason` is a stable id (the list is
+ * `RefusalReason` in passes/upgrade-opset/step.ts); the message names the op, the node and what
+ * to do instead.
+ */
+export class OpsetUpgradeError extends CtcError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
