@@ -20,8 +20,10 @@ import { subgraphsOf } from '../src/ir/attribute.js';
 import type { Graph } from '../src/ir/graph.js';
 import type { Model } from '../src/ir/model.js';
 import type { Node } from '../src/ir/node.js';
+import { ShapeFacts } from '../src/shapes/static-shapes.js';
 import { nextChange } from './upgrade-opset/changes.js';
 import { Step } from './upgrade-opset/step.js';
+import type { Upgrade } from './upgrade-opset/step.js';
 
 export const MIN_OPSET = 7;
 
@@ -45,10 +47,11 @@ export function upgradeOpset(model: Model, target: number, irVersion: number): P
     );
   }
   const version = from ?? target;
+  const upgrade: Upgrade = { model, target, facts: new ShapeFacts() };
   const convertGraph = (g: Graph, inFunction: boolean): void => {
     for (const n of [...g.nodes]) {
       for (const a of n.attributes.values()) for (const sub of subgraphsOf(a)) convertGraph(sub, inFunction);
-      if (n.op.domain === '') convertNode(model, g, n, version, target, inFunction);
+      if (n.op.domain === '') convertNode(upgrade, g, n, version, inFunction);
     }
   };
   convertGraph(model.graph, false);
@@ -60,11 +63,12 @@ export function upgradeOpset(model: Model, target: number, irVersion: number): P
   return { modified: true };
 }
 
-function convertNode(model: Model, graph: Graph, node: Node, from: number, target: number, inFunction: boolean): void {
+/** Walk a node through its op's changes after version `from`, one step per change. */
+function convertNode(upgrade: Upgrade, graph: Graph, node: Node, from: number, inFunction: boolean): void {
   let n = node;
   let at = from;
-  for (let change = nextChange(n.op.opType, at, target); change !== undefined; change = nextChange(n.op.opType, at, target)) {
-    n = change.convert?.(new Step(model, graph, n, change.since, target, inFunction)) ?? n;
+  for (let change = nextChange(n.op.opType, at, upgrade.target); change !== undefined; change = nextChange(n.op.opType, at, upgrade.target)) {
+    n = change.convert?.(new Step(upgrade, graph, n, change.since, inFunction)) ?? n;
     at = change.since;
   }
 }

@@ -1,14 +1,13 @@
 /**
  * GroupNormalization-21: `scale` and `bias` are per channel [C] instead of per group [G]. Each
- * group's value is repeated C/G times: folded into new initializers when both are constants and
- * C is declared, otherwise computed in the graph:
+ * group's value is repeated C/G times: folded into new initializers when they are constants and
+ * C is known statically, otherwise computed in the graph:
  *
  *   scale[G] ─ Unsqueeze(1) ─ Expand([G, C/G]) ─ Reshape([-1]) ─▶ scale[C]
  *                  C/G = Shape(X)[1:2] / G
  */
 import { intAttr } from '../../src/ir/attribute.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { shapeOf } from '../../src/ir/types.js';
 import type { Value } from '../../src/ir/value.js';
 import { rawByteLength } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
@@ -19,7 +18,7 @@ export function groupNormPerChannel(s: Step): void {
   const n = s.node;
   const x = n.input(0)!;
   const groups = n.intAttr('num_groups', 1);
-  const c = shapeOf(x.type)?.[1];
+  const c = s.dims(x)?.[1];
   let cOverG: Value | undefined;
   for (const [index, what] of [[1, 'scale'], [2, 'bias']] as const) {
     const v = n.input(index)!;

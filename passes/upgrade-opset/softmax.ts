@@ -2,8 +2,9 @@
  * Softmax-13, LogSoftmax-13, Hardmax-13: `axis` (default 1 before, -1 after) no longer coerces
  * the input to 2-D [a_0⋯a_{axis-1}, a_axis⋯a_{n-1}]; it names the one axis normalized.
  *
- * On the last axis both mean the same: the node keeps its place with axis=-1. Elsewhere the
- * coercion is written out, so the result is exact for any rank:
+ * On the last axis (axis=-1, or rank-1 where the rank is declared or derived) both mean the
+ * same: the node keeps its place with axis=-1. Elsewhere the coercion is written out, so the
+ * result is exact for any rank:
  *
  *   x ─ Softmax{axis=k} ─▶ y      becomes      x ─ Flatten{axis=k} ─ Softmax{axis=-1} ─ Reshape ─▶ y
  *                                               └──────── Shape ───────────────────────────┘
@@ -18,7 +19,7 @@ export function coercedAxisToAxis(s: Step): Node | undefined {
   const n = s.node;
   const x = n.input(0)!;
   const axis = n.intAttr('axis', 1);
-  const rank = s.rank(x);
+  const rank = s.dims(x)?.length;
   if (axis === -1 || (rank !== undefined && axis === rank - 1)) {
     n.setAttribute(intAttr('axis', -1));
     return undefined;

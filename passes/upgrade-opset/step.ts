@@ -17,11 +17,12 @@ import type { Graph } from '../../src/ir/graph.js';
 import type { Model } from '../../src/ir/model.js';
 import { Node } from '../../src/ir/node.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { elemTypeOf, shapeOf } from '../../src/ir/types.js';
+import { elemTypeOf } from '../../src/ir/types.js';
 import { Value } from '../../src/ir/value.js';
 import { DataType, dataTypeInfo, isKnownDataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { OpId } from '../../src/onnx/ops.js';
+import type { ShapeFacts } from '../../src/shapes/static-shapes.js';
 
 /** Why a node cannot be raised: stable ids that tests and callers may rely on. */
 export const REFUSAL_REASONS = [
@@ -50,18 +51,31 @@ export const REFUSAL_REASONS = [
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
+/** What every step of one upgrade shares. */
+export interface Upgrade {
+  readonly model: Model;
+  /** The opset the whole model is raised to. */
+  readonly target: number;
+  /** Static shapes (conversions keep every value's shape, so what is memoized stays true). */
+  readonly facts: ShapeFacts;
+}
+
 export class Step {
+  readonly model: Model;
+  readonly target: number;
+
   constructor(
-    readonly model: Model,
+    private readonly upgrade: Upgrade,
     readonly graph: Graph,
     readonly node: Node,
     /** The changelog version being crossed. */
     readonly since: number,
-    /** The opset the whole model is raised to. */
-    readonly target: number,
     /** Function bodies hold no initializers: constants become Constant nodes there. */
     readonly inFunction: boolean,
-  ) {}
+  ) {
+    this.model = upgrade.model;
+    this.target = upgrade.target;
+  }
 
   private get base(): string {
     return this.node.name || this.node.op.opType;
@@ -118,8 +132,9 @@ export class Step {
     return v.initializer?.dataType ?? elemTypeOf(v.type);
   }
 
-  rank(v: Value): number | undefined {
-    return v.initializer?.dims.length ?? shapeOf(v.type)?.length;
+  /** Static dimensions of `v` (declared, or derived through the graph), if its rank is known. */
+  dims(v: Value): readonly (number | string | undefined)[] | undefined {
+    return this.upgrade.facts.dims(v);
   }
 
   isIntegerType(type: number | undefined): boolean {
