@@ -22,6 +22,7 @@ import type { Model } from '../src/ir/model.js';
 import type { Node } from '../src/ir/node.js';
 import { ShapeFacts } from '../src/shapes/static-shapes.js';
 import { nextChange } from './upgrade-opset/changes.js';
+import { FIRST_VERSION } from './upgrade-opset/known-ops.js';
 import { Step } from './upgrade-opset/step.js';
 import type { Upgrade } from './upgrade-opset/step.js';
 
@@ -65,6 +66,9 @@ export function upgradeOpset(model: Model, target: number, irVersion: number): P
 
 /** Walk a node through its op's changes after version `from`, one step per change. */
 function convertNode(upgrade: Upgrade, graph: Graph, node: Node, from: number, inFunction: boolean): void {
+  if (!FIRST_VERSION.has(node.op.opType)) {
+    new Step(upgrade, graph, node, from, inFunction).refuse('unknown-op', 'no ONNX opset defines this operator in the default domain', 'Replace it by standard operators, or give it its own domain');
+  }
   let n = node;
   let at = from;
   for (let change = nextChange(n.op.opType, at, upgrade.target); change !== undefined; change = nextChange(n.op.opType, at, upgrade.target)) {

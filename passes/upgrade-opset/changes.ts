@@ -6,8 +6,10 @@
  *
  * Source: docs/Changelog.md of onnx/onnx ("Op-N" is the section for version N of Op); each
  * entry's comment says what changed. Ops first defined after 7 appear only from their second
- * version. Deprecated ops (Upsample at 10, Scatter at 11) are converted to their successor,
- * whose own later entries then apply.
+ * version. Deprecated ops are converted to their successor, whose own later entries then apply:
+ * Scatter (deprecated at 11) to ScatterElements-11; Upsample (deprecated at 10, meaning
+ * Resize-10) straight to Resize-11 where 11 is crossed, since only an Upsample's scales are
+ * known to be ≥ 1 (see resize.ts).
  */
 import type { Node } from '../../src/ir/node.js';
 import { axesToInput } from './axes.js';

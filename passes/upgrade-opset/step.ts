@@ -28,6 +28,8 @@ import type { ShapeFacts } from '../../src/shapes/static-shapes.js';
 export const REFUSAL_REASONS = [
   /** The model's opset is below MIN_OPSET (legacy broadcast and consumed_inputs semantics). */
   'opset-below-minimum',
+  /** A default-domain op that no ONNX opset up to 21 defines (experimental, removed, misspelt). */
+  'unknown-op',
   /** BatchNormalization with spatial=0 (per-activation statistics) has no counterpart from 9 on. */
   'batchnorm-not-spatial',
   /** BatchNormalization with its training outputs (mean, var, saved_*) cannot be kept from 14 on. */
@@ -36,7 +38,7 @@ export const REFUSAL_REASONS = [
   'dropout-mask-type',
   /** Scan-8 iterates a batch axis and takes sequence_lens; Scan-9 has neither. */
   'scan-8-batch-axis',
-  /** Resize-10/Upsample nearest rounding is fixed only for constant upsampling scales. */
+  /** Resize-10 nearest: rounding is specified only when upsampling (constant scales ≥ 1). */
   'resize-nearest-rounding',
   /** A Resize/Upsample mode or coordinate mode that the newer version no longer has. */
   'resize-mode-removed',

@@ -330,6 +330,12 @@ const CASES: Case[] = [
     check: (m) => expect([...m.allNodes()].filter((n) => n.attributes.has('axes')).map((n) => n.op.opType)).toEqual([]),
   },
   {
+    name: 'ImageScaler (experimental, never in an opset)',
+    opset: 8,
+    build: (f) => f.out(f.node('ImageScaler', [f.input('x', [1, 2, 2, 2])], [floatsAttr('bias', [0.5, -0.5]), floatAttr('scale', 2)])[0]!),
+    refuses: { reason: 'unknown-op', at: 9 },
+  },
+  {
     name: 'opset 6',
     opset: 6,
     build: (f) => f.out(f.node('Relu', [f.input('x', [2])])[0]!),

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIN_OPSET } from '../../passes/upgrade-opset.js';
 import { OPSET_CHANGES } from '../../passes/upgrade-opset/changes.js';
+import { FIRST_VERSION } from '../../passes/upgrade-opset/known-ops.js';
 
 const changelog = JSON.parse(readFileSync(join(import.meta.dirname, 'onnx-changelog-versions.json'), 'utf8')) as { versions: Record<string, number[]> };
 
@@ -26,5 +27,10 @@ describe('opset change table', () => {
     const entries = OPSET_CHANGES.map((c) => `${c.op}-${c.since}`);
     expect(entries.length).toBe(new Set(entries).size);
     expect([...new Set(entries)].sort()).toEqual([...expected].sort());
+  });
+
+  it('knows every default-domain op up to 21 by the version that introduced it', () => {
+    const expected = Object.entries(changelog.versions).map(([op, versions]) => [op, versions[0]]);
+    expect([...FIRST_VERSION].sort()).toEqual(expected.sort());
   });
 });
