@@ -67,13 +67,16 @@ export class Graph {
 
   /**
    * Replace `old` by a node of another operator in the same place, producing the same output
-   * values (same names, same uses, graph outputs untouched). Returns the new node.
+   * values (same names, same uses, graph outputs untouched) and keeping its doc string and
+   * metadata. Returns the new node.
    */
   replaceNode(old: Node, op: OpId, inputs: readonly (Value | undefined)[], attributes: readonly Attribute[], name = old.name): Node {
     const i = this.indexOf(old);
     const ins = [...inputs]; // may be old.inputs itself, which detaching clears
     old.detachInputs();
     const node = new Node(op, ins, old._releaseOutputs(), attributes, name);
+    node.docString = old.docString;
+    node.metadataProps = old.metadataProps;
     old.graph = undefined;
     this.adopt(node);
     this._nodes.splice(i, 1, node);
