@@ -14,6 +14,9 @@
  * and the stable refusal reasons. Nodes a converter creates are built for the target and are
  * not converted again. Models below MIN_OPSET are refused: before 7, elementwise ops broadcast
  * by `broadcast`/`axis` attributes and several ops carried `consumed_inputs`.
+ *
+ * A refusal (OpsetUpgradeError) is thrown from the node that cannot be kept, after the nodes
+ * before it were converted: the model is then half raised and must be dropped, as compile does.
  */
 import { OpsetUpgradeError } from '../src/errors.js';
 import { subgraphsOf } from '../src/ir/attribute.js';
