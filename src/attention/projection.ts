@@ -17,7 +17,9 @@ export function projectionSource(start: Value, facts: ShapeFacts, maxDepth = 12)
     seen.add(v);
     const p = v.producer();
     if (p === undefined) return undefined;
-    if ((p.is(Op.MatMul) || p.is(Op.Gemm)) && facts.constTensor(p.inputs[1]!) !== undefined) return p.inputs[0];
+    // A MatMul/Gemm in a damaged file may lack its weight input: then it projects nothing.
+    const weight = p.inputs[1];
+    if ((p.is(Op.MatMul) || p.is(Op.Gemm)) && weight !== undefined && facts.constTensor(weight) !== undefined) return p.inputs[0];
     if (!THROUGH.has(p.op.opType) || p.op.domain !== '') return undefined;
     for (const input of p.inputs) {
       if (input === undefined || facts.constTensor(input) !== undefined) continue;
