@@ -18,8 +18,8 @@ import type { Command } from './case.js';
 import { makeCase } from './case.js';
 import { loadCorpus } from './corpus.js';
 import type { Seed } from './corpus.js';
+import { layOut } from './layout.js';
 import type { Outcome, RunRequest, RunResult } from './worker.js';
-import { layOut } from './worker.js';
 
 export interface CampaignOptions {
   readonly root: string;

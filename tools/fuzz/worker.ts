@@ -8,12 +8,13 @@
  *   parent ──{index}──▶ worker: makeCase ─▶ files ─▶ chdir ─▶ main(['--debug', ...argv]) ─▶ class
  *   parent ◀─{result}── worker
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { loadCorpus } from './corpus.js';
 import type { FuzzCase } from './case.js';
 import { makeCase } from './case.js';
+import { layOut } from './layout.js';
 
 export type Outcome = 'exit0' | 'exit1' | 'exit2' | 'crash' | 'hang' | 'changed';
 
@@ -30,15 +31,6 @@ export interface RunResult {
   readonly code: number | undefined;
   readonly message: string;
   readonly ms?: number;
-}
-
-export function layOut(c: FuzzCase, dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  for (const [rel, bytes] of c.files) {
-    mkdirSync(dirname(join(dir, rel)), { recursive: true });
-    writeFileSync(join(dir, rel), bytes);
-  }
 }
 
 /** The inputs a run must never touch: every file of the case still has its bytes. */

@@ -1,0 +1,76 @@
+/**
+ * The fuzz campaign's CI slice (a fixed seed, a few hundred cases) and the campaign's own
+ * machinery: a worker that never answers is a hang, one that dies is a crash.
+ *
+ * The slice's property: whatever model bytes, side files and command line a user hands ctc,
+ * it exits 0 or 1 with a message; never an internal error (exit 2), an uncaught exception, a
+ * dead process, a hang, or a changed input file. And the mix is real: some runs succeed and
+ * some are refused, compile included, so the mutations do reach the compiler.
+ * Workers run the built CLI (dist/, as the CLI tests do): `npm test` builds it first.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeCase } from '../../tools/fuzz/case.js';
+import { runCampaign } from '../../tools/fuzz/campaign.js';
+import { loadCorpus } from '../../tools/fuzz/corpus.js';
+import { ROOT } from '../harness/paths.js';
+
+const WORKER = join(ROOT, 'dist', 'tools', 'fuzz', 'worker.js');
+
+describe('fuzz campaign, CI slice', () => {
+  it('200 fixed-seed cases: exit 0 or 1 only, and both occur, compile included', async () => {
+    const r = await runCampaign({ root: ROOT, seed: 20261130, runs: 200, jobs: 2, timeoutMs: 60_000, workerScript: WORKER });
+    const c = r.counts;
+    const found = r.findings.map((f) => `${f.outcome} on case ${f.index}: ${f.message.slice(0, 400)}`);
+    expect(found).toEqual([]);
+    expect(c.runs).toBe(200);
+    expect([c.exit2, c.crash, c.hang, c.changed]).toEqual([0, 0, 0, 0]);
+    expect(c.exit0).toBeGreaterThan(0);
+    expect(c.exit1).toBeGreaterThan(0);
+    const compiled = ['compile-stats', 'compile-random', 'compile-data'].reduce((n, k) => n + (r.byCommand[k]?.exit0 ?? 0), 0);
+    expect(compiled).toBeGreaterThan(0);
+    expect(r.byCommand['inspect']?.exit1).toBeGreaterThan(0);
+  });
+});
+
+describe('fuzz campaign machinery', () => {
+  it('cases are a function of (seed, index)', () => {
+    const corpus = loadCorpus(ROOT);
+    for (const i of [0, 7, 123]) {
+      const a = makeCase(5, i, corpus);
+      const b = makeCase(5, i, corpus);
+      expect(b.argv).toEqual(a.argv);
+      expect([...b.files.keys()]).toEqual([...a.files.keys()]);
+      for (const [k, v] of a.files) expect(Buffer.from(b.files.get(k)!).equals(Buffer.from(v))).toBe(true);
+    }
+    expect(makeCase(5, 1, corpus).argv).not.toEqual(makeCase(6, 1, corpus).argv);
+  });
+
+  const fakeWorker = (body: string): string => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ctc-fuzz-fake-')), 'worker.mjs');
+    writeFileSync(f, body);
+    return f;
+  };
+
+  it('a worker that never answers is a hang, once per case', async () => {
+    const r = await runCampaign({ root: ROOT, seed: 1, runs: 2, timeoutMs: 300, workerScript: fakeWorker("process.on('message', () => {});") });
+    expect(r.counts.hang).toBe(2);
+    expect(r.findings.map((f) => f.outcome)).toEqual(['hang', 'hang']);
+  });
+
+  it('a worker that dies is a crash, and one that answers is counted by its class', async () => {
+    const dies = await runCampaign({ root: ROOT, seed: 1, runs: 2, timeoutMs: 10_000, workerScript: fakeWorker("process.on('message', () => process.exit(3));") });
+    expect(dies.counts.crash).toBe(2);
+    expect(dies.findings[0]!.message).toMatch(/died \(exit code 3/);
+    const answers = await runCampaign({
+      root: ROOT,
+      seed: 1,
+      runs: 3,
+      timeoutMs: 10_000,
+      workerScript: fakeWorker("process.on('message', (m) => process.send({ index: m.index, outcome: m.index === 1 ? 'exit2' : 'exit1', code: 1, message: '' }));"),
+    });
+    expect([answers.counts.exit1, answers.counts.exit2, answers.findings.length]).toEqual([2, 1, 1]);
+  });
+});
