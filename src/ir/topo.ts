@@ -67,6 +67,8 @@ export function topologicalOrder(graph: Graph): { order: Node[]; cycle: Node[] }
   const dependents: number[][] = nodes.map(() => []);
   nodes.forEach((n, i) => {
     const seen = new Set<Node>();
+    // A node that reads its own output is a cycle of one: it is never ready.
+    if (n.inputs.some((v) => v !== undefined && v.producer() === n)) pending[i]!++;
     for (const v of nodeDependencies(n)) {
       const p = producerIn(v, graph, index);
       // p === n: a value made inside the node's own subgraph, not a dependency.

@@ -97,6 +97,12 @@ describe('verification', () => {
     y.producer()!.replaceInput(0, z);
     expect(() => verifyModel(m)).toThrow(/has a cycle/);
   });
+  it('reports a node that reads its own output (fuzz seed 3, case 1321: matching then looped forever)', () => {
+    const { m, y } = small();
+    y.producer()!.replaceInput(0, y);
+    expect(() => verifyModel(m)).toThrow(/has a cycle \(nodes on it or after it: Relu "relu"/);
+    expect(topologicalOrder(m.graph).cycle.map((n) => n.name)).toEqual(['relu', 'add']);
+  });
 });
 
 describe('properties of random graphs', () => {
