@@ -47,7 +47,7 @@ import type { TensorStorage } from '../ir/tensor.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { Value } from '../ir/value.js';
 import { ModelLoadError } from '../errors.js';
-import { DataType, isKnownDataType, rawByteLength } from './dtypes.js';
+import { DataType, dataTypeInfo, isKnownDataType, rawByteLength } from './dtypes.js';
 import { normalizeDomain } from './ops.js';
 import { concatChunks, encodeChunks } from './wire.js';
 
@@ -102,8 +102,14 @@ class Decoder {
   }
 
   tensor(t: TensorProto, where: string): Tensor {
-    if (!isKnownDataType(t.dataType)) this.fail(`tensor "${t.name}" (${where}) has unknown data type ${t.dataType}`);
+    if (!isKnownDataType(t.dataType) || t.dataType === DataType.UNDEFINED) this.fail(`tensor "${t.name}" (${where}) has unknown data type ${t.dataType}`);
     const dims = t.dims.map(Number);
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) this.fail(`tensor "${t.name}" (${where}) has shape [${t.dims.join(', ')}]; dimensions are whole numbers >= 0`);
+    const field = valueField(t.dataType);
+    const misplaced = VALUE_FIELDS.filter((f) => f !== field && t[f].length > 0);
+    if (misplaced.length > 0) {
+      this.fail(`tensor "${t.name}" (${where}) is ${dataTypeInfo(t.dataType).name} but has values in ${misplaced.map(protoName).join(', ')}; they belong in ${protoName(field)} or raw_data`);
+    }
     let storage: TensorStorage;
     if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) {
       const entries = new Map(t.externalData.map((e) => [e.key, e.value]));
@@ -122,22 +128,23 @@ class Decoder {
       }
       storage = { kind: 'external', path, location, offset, length };
     } else if (t.rawData.byteLength > 0 || hasOwn(t, 'rawData')) {
+      if (t.dataType === DataType.STRING) this.fail(`tensor "${t.name}" (${where}) is a string tensor with raw_data; strings belong in string_data`);
       const count = dims.reduce((a, b) => a * b, 1);
-      const need = t.dataType === DataType.STRING ? t.rawData.byteLength : rawByteLength(t.dataType as DataType, count);
+      const need = rawByteLength(t.dataType as DataType, count);
       if (t.rawData.byteLength !== need) {
         this.fail(`tensor "${t.name}" (${where}) has ${t.rawData.byteLength} bytes of raw data, but its shape [${dims.join(', ')}] needs ${need}`);
       }
       storage = { kind: 'raw', bytes: t.rawData };
-    } else if (t.stringData.length > 0) {
-      storage = { kind: 'strings', values: t.stringData };
     } else {
-      const values =
-        t.floatData.length > 0 ? t.floatData
-        : t.int32Data.length > 0 ? t.int32Data
-        : t.int64Data.length > 0 ? t.int64Data
-        : t.doubleData.length > 0 ? t.doubleData
-        : t.uint64Data;
-      storage = { kind: 'fields', values };
+      // The typed field must hold exactly the shape's values (a short or long one would be
+      // read past its end or silently padded with zeros).
+      const values = t[field];
+      const count = dims.reduce((a, b) => a * b, 1);
+      const need = fieldEntries(t.dataType, count);
+      if (values.length !== need) {
+        this.fail(`tensor "${t.name}" (${where}) has ${values.length} value(s) in ${protoName(field)}, but its shape [${dims.join(', ')}] needs ${need}`);
+      }
+      storage = field === 'stringData' ? { kind: 'strings', values: t.stringData } : { kind: 'fields', values: values as readonly (number | bigint)[] };
     }
     const tensor = new Tensor(t.name, t.dataType as Tensor['dataType'], dims, storage);
     tensor.docString = t.docString;
@@ -328,6 +335,38 @@ function attachInfo(v: Value, info: ValueInfoProto, slot: InfoSlot, d: Decoder):
     v.docString = info.docString;
     v.metadataProps = info.metadataProps.map((p) => [p.key, p.value]);
   }
+}
+
+/** The repeated fields of a TensorProto that hold values when raw_data does not. */
+const VALUE_FIELDS = ['floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data', 'stringData'] as const;
+type ValueField = (typeof VALUE_FIELDS)[number];
+const protoName = (f: ValueField): string => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Which field holds a data type's values (onnx.proto's comments on each field). */
+function valueField(dataType: DataType): ValueField {
+  switch (dataType) {
+    case DataType.FLOAT:
+    case DataType.COMPLEX64:
+      return 'floatData';
+    case DataType.DOUBLE:
+    case DataType.COMPLEX128:
+      return 'doubleData';
+    case DataType.INT64:
+      return 'int64Data';
+    case DataType.UINT32:
+    case DataType.UINT64:
+      return 'uint64Data';
+    case DataType.STRING:
+      return 'stringData';
+    default:
+      return 'int32Data'; // every type of 16 bits or less, as its bit pattern
+  }
+}
+
+/** Entries of that field `count` elements take: two per complex, sub-byte types packed per entry. */
+function fieldEntries(dataType: DataType, count: number): number {
+  if (dataType === DataType.COMPLEX64 || dataType === DataType.COMPLEX128) return 2 * count;
+  return dataTypeInfo(dataType).bits < 8 && dataType !== DataType.STRING ? rawByteLength(dataType, count) : count;
 }
 
 function hasOwn(o: object, k: string): boolean {
