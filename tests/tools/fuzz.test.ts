@@ -1,12 +1,6 @@
 /**
- * The fuzz campaign's CI slice (a fixed seed, a few hundred cases) and the campaign's own
- * machinery: a worker that never answers is a hang, one that dies is a crash.
- *
- * The slice's property: whatever model bytes, side files and command line a user hands ctc,
- * it exits 0 or 1 with a message; never an internal error (exit 2), an uncaught exception, a
- * dead process, a hang, or a changed input file. And the mix is real: some runs succeed and
- * some are refused, compile included, so the mutations do reach the compiler.
- * Workers run the built CLI (dist/, as the CLI tests do): `npm test` builds it first.
+ * The fuzz campaign's machinery: cases are reproducible, a worker that never answers is a hang,
+ * one that dies is a crash, and answered runs are counted by their class.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,24 +10,6 @@ import { makeCase } from '../../tools/fuzz/case.js';
 import { runCampaign } from '../../tools/fuzz/campaign.js';
 import { loadCorpus } from '../../tools/fuzz/corpus.js';
 import { ROOT } from '../harness/paths.js';
-
-const WORKER = join(ROOT, 'dist', 'tools', 'fuzz', 'worker.js');
-
-describe('fuzz campaign, CI slice', () => {
-  it('200 fixed-seed cases: exit 0 or 1 only, and both occur, compile included', async () => {
-    const r = await runCampaign({ root: ROOT, seed: 20261130, runs: 200, jobs: 2, timeoutMs: 60_000, workerScript: WORKER });
-    const c = r.counts;
-    const found = r.findings.map((f) => `${f.outcome} on case ${f.index}: ${f.message.slice(0, 400)}`);
-    expect(found).toEqual([]);
-    expect(c.runs).toBe(200);
-    expect([c.exit2, c.crash, c.hang, c.changed]).toEqual([0, 0, 0, 0]);
-    expect(c.exit0).toBeGreaterThan(0);
-    expect(c.exit1).toBeGreaterThan(0);
-    const compiled = ['compile-stats', 'compile-random', 'compile-data'].reduce((n, k) => n + (r.byCommand[k]?.exit0 ?? 0), 0);
-    expect(compiled).toBeGreaterThan(0);
-    expect(r.byCommand['inspect']?.exit1).toBeGreaterThan(0);
-  });
-});
 
 describe('fuzz campaign machinery', () => {
   it('cases are a function of (seed, index)', () => {

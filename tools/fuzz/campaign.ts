@@ -38,7 +38,7 @@ export interface CampaignOptions {
   readonly onResult?: (r: RunResult, counts: Counts) => void;
 }
 
-/** Runs by class, and the milliseconds the answered runs took (hangs and deaths not counted). */
+/** Runs by class, and the CPU milliseconds the answered runs took (hangs and deaths not counted). */
 export type Counts = Record<Outcome, number> & { runs: number; ms: number };
 
 export interface CampaignResult {

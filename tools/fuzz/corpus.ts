@@ -23,8 +23,8 @@ export interface Seed {
 }
 
 const SEEDS: readonly { name: string; dir: string; weight: number; dims: string[] }[] = [
-  { name: 'qwen2-random', dir: 'corpus/qwen2-random-ts-eager', weight: 2, dims: ['batch=1', 'seq=4', 'past_seq=2', 'total_seq=6'] },
-  { name: 'bert-random', dir: 'corpus/bert-random-ts-eager', weight: 1.5, dims: ['batch=1', 'seq=4'] },
+  { name: 'qwen2-random', dir: 'corpus/qwen2-random-ts-eager', weight: 1.2, dims: ['batch=1', 'seq=4', 'past_seq=2', 'total_seq=6'] },
+  { name: 'bert-random', dir: 'corpus/bert-random-ts-eager', weight: 0.8, dims: ['batch=1', 'seq=4'] },
   { name: 'gqa-past', dir: '.cache/node/test_attention_4d_gqa_with_past_and_present', weight: 2, dims: [] },
   { name: 'diff-heads-past-expanded', dir: '.cache/node/test_attention_3d_diff_heads_with_past_and_present_expanded', weight: 2, dims: [] },
   { name: 'causal-expanded', dir: '.cache/node/test_attention_4d_causal_expanded', weight: 2, dims: [] },

@@ -72,6 +72,6 @@ const result = await runCampaign({
 const c = result.counts;
 process.stdout.write(`\nseed ${seed}: ${c.runs} runs in ${result.wallSeconds.toFixed(0)} s\n`);
 process.stdout.write(`exit 0 ${c.exit0}, exit 1 ${c.exit1}, exit 2 ${c.exit2}, crashes ${c.crash}, hangs ${c.hang}, inputs changed ${c.changed}\n`);
-for (const [cmd, k] of Object.entries(result.byCommand).sort()) process.stdout.write(`  ${cmd.padEnd(15)} ${String(k.runs).padStart(6)} runs (${(k.ms / Math.max(1, k.runs)).toFixed(0)} ms each): exit 0 ${k.exit0}, exit 1 ${k.exit1}, exit 2 ${k.exit2}, crashes ${k.crash}, hangs ${k.hang}, changed ${k.changed}\n`);
+for (const [cmd, k] of Object.entries(result.byCommand).sort()) process.stdout.write(`  ${cmd.padEnd(15)} ${String(k.runs).padStart(6)} runs (${(k.ms / Math.max(1, k.runs)).toFixed(0)} ms CPU each): exit 0 ${k.exit0}, exit 1 ${k.exit1}, exit 2 ${k.exit2}, crashes ${k.crash}, hangs ${k.hang}, changed ${k.changed}\n`);
 if (result.findings.length > 0) process.stdout.write(`${result.findings.length} finding(s) saved under ${join(values.out!, 'findings')}\n`);
 process.exitCode = result.findings.length > 0 ? 1 : 0;

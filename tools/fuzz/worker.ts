@@ -30,6 +30,7 @@ export interface RunResult {
   readonly outcome: Outcome;
   readonly code: number | undefined;
   readonly message: string;
+  /** CPU milliseconds the case took in this process (all threads, onnxruntime's included). */
   readonly ms?: number;
 }
 
@@ -50,7 +51,7 @@ function changedInputs(c: FuzzCase, dir: string): string[] {
 
 /** Run one case in `dir` with output captured; never throws. */
 export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
-  const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
   layOut(c, dir);
   const home = process.cwd();
   const captured: string[] = [];
@@ -89,7 +90,8 @@ export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
   const text = captured.join('').slice(-6000);
   const changed = changedInputs(c, dir);
   rmSync(dir, { recursive: true, force: true });
-  const ms = Date.now() - t0;
+  const used = process.cpuUsage(cpu0);
+  const ms = (used.user + used.system) / 1000;
   const describe = (e: unknown): string => (e instanceof Error ? (e.stack ?? e.message) : String(e));
   if (thrown !== undefined) return { index: c.index, outcome: 'crash', code, message: `main() threw: ${describe(thrown)}\n${text}` };
   if (stray !== undefined) return { index: c.index, outcome: 'crash', code, message: `uncaught after the command: ${describe(stray)}\n${text}` };
