@@ -31,7 +31,7 @@ describe('fuzz campaign machinery', () => {
   };
 
   it('a worker that never answers is a hang, once per case', async () => {
-    const r = await runCampaign({ root: ROOT, seed: 1, runs: 2, timeoutMs: 300, workerScript: fakeWorker("process.on('message', () => {});") });
+    const r = await runCampaign({ root: ROOT, seed: 1, runs: 2, timeoutMs: 300, workerScript: fakeWorker("process.on('message', (m) => process.send({ started: m.index, command: 'inspect' }));") });
     expect(r.counts.hang).toBe(2);
     expect(r.findings.map((f) => f.outcome)).toEqual(['hang', 'hang']);
   });

@@ -52,6 +52,8 @@ export const FINDINGS: readonly Outcome[] = ['exit2', 'crash', 'hang', 'changed'
 const emptyCounts = (): Counts => ({ runs: 0, ms: 0, exit0: 0, exit1: 0, exit2: 0, crash: 0, hang: 0, changed: 0 });
 /** A worker is replaced after this many cases, so that no state builds up across thousands. */
 const CASES_PER_WORKER = 300;
+/** Time a fresh worker may take to load the CLI and onnxruntime on a loaded machine. */
+const STARTUP_MS = 300_000;
 
 function rssMiB(pid: number): number {
   try {
@@ -149,7 +151,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           stderrTail = (stderrTail + d.toString('utf8')).slice(-4000);
         });
         c.on('message', (m: RunResult | { started: number; command: Command }) => {
-          if ('started' in m) commandOf.set(m.started, m.command);
+          if ('started' in m) {
+            // The case runs now: from here it has timeoutMs (starting a worker may take longer).
+            commandOf.set(m.started, m.command);
+            clearTimeout(timer);
+            timer = setTimeout(() => kill('hang', `no answer within ${timeoutMs / 1000} s`), timeoutMs);
+          }
           else if (m.index === current) finish(m);
         });
         c.on('exit', (code, signal) => {
@@ -181,7 +188,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         const index = next++;
         current = index;
         served++;
-        timer = setTimeout(() => kill('hang', `no answer within ${timeoutMs / 1000} s`), timeoutMs);
+        timer = setTimeout(() => kill('hang', `the worker did not start the case within ${STARTUP_MS / 1000} s`), STARTUP_MS);
         const req: RunRequest = { root: o.root, seed: o.seed, index, workDir };
         child.send(req);
       };
