@@ -9,6 +9,7 @@
  *
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
+import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
@@ -157,6 +158,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 
   // Before any work: every write checked against every read; the staging folder taken.
   const layout = outputLayout(model, opts.externalData ?? false);
+  const copyBytes = layout.external.reduce((n, e) => n + statSync(e.source).size, 0);
   const writes = planWrites({
     reads: [
       { path: opts.model, what: 'the input model' },
@@ -169,6 +171,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     outFiles: layout.files,
     saveStats: opts.saveStats,
     force: opts.force ?? false,
+    // the model as big as the input, and the copies of its external data
+    needBytes: statSync(opts.model).size + (opts.linkWeights ? 0 : copyBytes),
+    ...(copyBytes > 0 && !opts.linkWeights ? { spaceHint: `${(copyBytes / 2 ** 20).toFixed(1)} MiB of it are the copy of the input's external data: --link-weights avoids that, at a cost (ctc compile --help)` } : {}),
     warn: opts.warn,
   });
   try {

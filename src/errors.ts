@@ -41,7 +41,7 @@ const ENVIRONMENT_FIXES: Readonly<Record<string, string>> = {
   EISDIR: 'it is a folder; name a file',
   ENAMETOOLONG: 'the name is too long; choose a shorter path',
   EMLINK: 'the file system allows no more links to that file; use the default (copy)',
-  EXDEV: 'the source and the output are on different file systems, so a hard link is impossible; use the default (copy) or --link-weights symlink',
+  EXDEV: 'the source and the output are on different file systems, so a hard link is impossible; use the default (copy)',
   EIO: 'the disk reported an I/O error; check the disk',
 };
 

@@ -76,11 +76,10 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
         .option('link-weights', {
           type: 'string',
-          choices: ['hardlink', 'symlink'],
+          choices: ['hardlink'],
           describe:
-            "Link the input's external data files into OUTDIR instead of copying them (a reflink where the disk can). Each has a cost: " +
-            "hardlink makes the source AND the output unloadable by onnx>=1.17's Python loader (it refuses files with several hard links); " +
-            'symlink breaks when the source moves or is deleted',
+            "Hard-link the input's external data files into OUTDIR instead of copying them (the default copies, or reflinks where the disk can). " +
+            "The cost: the source AND the output become unloadable by onnx>=1.17's Python loader, which refuses files with several hard links",
         })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })

@@ -114,7 +114,6 @@ const PLACED: Record<PlaceMethod, (source: string) => string> = {
   copy: (src) => `placed by copy of ${src}`,
   hardlink: (src) =>
     `placed by hard link to ${src}: both names are one file now, and onnx>=1.17's loader refuses files with several links (remove one, or compile without --link-weights)`,
-  symlink: (src) => `placed by symbolic link to ${src}: the output breaks if that file moves or is deleted`,
 };
 
 export function summary(r: CompileResult): string {

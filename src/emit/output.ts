@@ -8,10 +8,10 @@
  *   placed under another name, and the output model points there.
  *
  *   writeOutputs(): places the input's external data files (a reflink where the file system can,
- *   else a copy with progress; hard or symbolic links only when asked: both have a cost), then
+ *   else a copy with progress; a hard link only when asked: it has a cost), then
  *   writes the model and the JSON files.
  */
-import { constants, copyFileSync, linkSync, mkdirSync, statSync, statfsSync, symlinkSync } from 'node:fs';
+import { constants, copyFileSync, linkSync, mkdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,10 +22,14 @@ import { saveModel, writeFileAtomic } from '../onnx/model-file.js';
 import type { WritePlan } from './write-plan.js';
 
 /** How an input's external data file was placed beside the output model. */
-export type PlaceMethod = 'reflink' | 'copy' | 'hardlink' | 'symlink';
+export type PlaceMethod = 'reflink' | 'copy' | 'hardlink';
 
-/** What --link-weights asks for instead of the default (reflink, else copy). */
-export type LinkWeights = 'hardlink' | 'symlink';
+/**
+ * What --link-weights asks for instead of the default (reflink, else copy). There is no
+ * symbolic link: onnxruntime (1.30) and ctc's own loader refuse external data reached through a
+ * link that leaves the model's folder.
+ */
+export type LinkWeights = 'hardlink';
 
 export interface WrittenOutput {
   readonly dir: string;
@@ -86,19 +90,6 @@ const MiB = 2 ** 20;
 /** Copy `src` to the new file `dst` in chunks (asynchronously, so that a signal is handled meanwhile). */
 async function copyWithProgress(src: string, dst: string, label: string, progress: Progress): Promise<void> {
   const size = statSync(src).size;
-  const free = (() => {
-    try {
-      const fs = statfsSync(dirname(dst));
-      return fs.bavail * fs.bsize;
-    } catch {
-      return Infinity;
-    }
-  })();
-  if (free < size) {
-    throw new EnvironmentError(
-      `${dst}: cannot copy the external data ${src} (${(size / 2 ** 30).toFixed(2)} GiB) there: only ${(free / 2 ** 30).toFixed(2)} GiB free; free some space, write to another disk with -o, or link instead of copying (--link-weights)`,
-    );
-  }
   const from = await open(src, 'r');
   const to = await open(dst, 'wx');
   progress.start(size / MiB, `copying ${label}`, 'MiB');
@@ -131,10 +122,6 @@ async function place(src: string, dst: string, label: string, link: LinkWeights 
       linkSync(src, dst);
       return 'hardlink';
     }
-    if (link === 'symlink') {
-      symlinkSync(src, dst);
-      return 'symlink';
-    }
     try {
       copyFileSync(src, dst, constants.COPYFILE_FICLONE_FORCE);
       return 'reflink';
@@ -143,7 +130,7 @@ async function place(src: string, dst: string, label: string, link: LinkWeights 
       return 'copy';
     }
   } catch (e) {
-    throw environmentError(e, dst, link === undefined ? `copy the external data ${src}` : `${link === 'hardlink' ? 'hard' : 'symbolic'}-link the external data ${src}`);
+    throw environmentError(e, dst, link === undefined ? `copy the external data ${src}` : `hard-link the external data ${src}`);
   }
 }
 

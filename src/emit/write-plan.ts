@@ -19,11 +19,11 @@
  *
  * --save-stats inside OUTDIR is staged too, so that it joins the all-or-nothing output.
  */
-import { accessSync, constants, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { UsageError, environmentError } from '../errors.js';
+import { EnvironmentError, UsageError, environmentError } from '../errors.js';
 
 /** A file ctc reads, and what it is to the user ("the input model", "a --stats file"). */
 export interface PlannedRead {
@@ -44,6 +44,10 @@ export interface WriteRequest {
   /** New files ctc writes beside an input and removes again (the observer model). */
   readonly scratch?: readonly PlannedRead[];
   readonly force: boolean;
+  /** About how many bytes the output takes, so that a full disk is found before the work. */
+  readonly needBytes?: number;
+  /** What else frees space, for the message (e.g. linking instead of copying). */
+  readonly spaceHint?: string;
   readonly warn: (m: string) => void;
 }
 
@@ -147,6 +151,15 @@ function probeFolder(dir: string): void {
   }
 }
 
+function freeBytes(dir: string): number {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return Infinity; // no statfs here: the writes themselves will say
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -162,13 +175,16 @@ function alive(pid: number): boolean {
  */
 function acquireStaging(staging: string, outDir: string): void {
   for (let attempt = 0; ; attempt++) {
+    let made = false;
     try {
       mkdirSync(staging);
+      made = true;
       writeFileSync(join(staging, OWNER), `${process.pid} ${hostname()}\n`);
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') {
+      if (made) rmSync(staging, { recursive: true, force: true }); // never leave a lock without its owner
+      if (made || code !== 'EEXIST') {
         const mapped = environmentError(e, staging, 'create the staging folder');
         throw mapped !== e ? mapped : new UsageError(`-o ${outDir}: cannot create the staging folder ${staging} (${code}); choose a folder on a writable disk`);
       }
@@ -268,6 +284,14 @@ export function planWrites(req: WriteRequest): WritePlan {
   if (isNew) makeFolder(dirname(resolve(outDir)), `-o ${outDir}`);
   const staging = isNew ? join(dirname(resolve(outDir)), `.${basename(resolve(outDir))}.ctc-staging`) : join(outDir, '.ctc-staging');
   acquireStaging(staging, outDir);
+  const free = freeBytes(staging);
+  if (req.needBytes !== undefined && free < req.needBytes) {
+    rmSync(staging, { recursive: true, force: true });
+    const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    throw new EnvironmentError(
+      `-o ${outDir}: the output needs about ${mib(req.needBytes)}, and only ${mib(free)} are free there; free some space or write to another disk with -o${req.spaceHint ? ` (${req.spaceHint})` : ''}`,
+    );
+  }
 
   let done = false;
   const release = (): void => {

@@ -3,17 +3,20 @@
  * overlap. Every case checks the user's input files byte for byte afterwards, and every output
  * weight against the input's, read back independently through the model loader.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
 import { ctc } from '../harness/cli.js';
-import { corpusModel } from '../harness/paths.js';
+import { CLI, ROOT, corpusModel } from '../harness/paths.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-writes-'));
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
+const GPT2 = corpusModel('gpt2-bytes-ts-eager');
 const DIMS = ['--dim', 'batch=1', '--dim', 'seq=4', '--dim', 'total_seq=7', '--dim', 'past_seq=3'];
 
 /**
@@ -91,4 +94,226 @@ describe('the three data-loss cases of issue 9', () => {
       expect(location === 'scales.json' ? json['model.layers.0.self_attn.k_scale'].shape : json.quant_method).toEqual(location === 'scales.json' ? [2, 1, 1] : 'compressed-tensors');
     });
   }
+});
+
+describe('every write is checked against every read, before any work', () => {
+  /** A model folder of one's own: the corpus Llama and its first calibration set. */
+  function modelFolder(): { d: string; model: string; set: string } {
+    const d = tmp();
+    cpSync(join(LLAMA, '..', 'model.onnx'), join(d, 'model.onnx'));
+    cpSync(join(LLAMA, '..', 'test_data_set_0'), join(d, 'test_data_set_0'), { recursive: true });
+    return { d, model: join(d, 'model.onnx'), set: join(d, 'test_data_set_0') };
+  }
+  /** Refused with exit 1 before calibration started, nothing written, every input unchanged. */
+  function expectRefused(r: ReturnType<typeof ctc>, message: RegExp, before: Map<string, Buffer>, out: string): void {
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/calibrating/);
+    expectUnchanged(before);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(join(out, '..')).filter((f) => f.includes('ctc-staging'))).toEqual([]);
+  }
+
+  it('--save-stats onto an input by another name, or onto something that is no regular file', () => {
+    const { d, model, set } = modelFolder();
+    const before = snapshot([model, join(set, 'input_0.pb')]);
+    const out = join(d, 'out');
+    const run = (...more: string[]): ReturnType<typeof ctc> => ctc('compile', model, '--rules', 'fp8-head', '-o', out, ...more);
+    symlinkSync(model, join(d, 'link.json'));
+    expectRefused(run('--save-stats', join(d, 'link.json')), /--save-stats \S+link\.json would overwrite the input model \S+model\.onnx \(the same file, through the symbolic link/, before, out);
+    linkSync(model, join(d, 'hard.json'));
+    expectRefused(run('--save-stats', join(d, 'hard.json')), /--save-stats \S+hard\.json would overwrite the input model \S+model\.onnx \(the same file, by hard link\)/, before, out);
+    expectRefused(run('--save-stats', join(set, 'input_0.pb')), /would overwrite calibration data \S+input_0\.pb/, before, out);
+    expectRefused(run('--save-stats', '/dev/full'), /--save-stats \/dev\/full is a character device, not a regular file/, before, out);
+    execFileSync('mkfifo', [join(d, 'fifo')]);
+    expectRefused(run('--save-stats', join(d, 'fifo')), /is a FIFO \(named pipe\), not a regular file/, before, out);
+    symlinkSync(join(d, 'elsewhere.json'), join(d, 'dangling.json'));
+    expectRefused(run('--save-stats', join(d, 'dangling.json')), /dangling\.json is a symbolic link \(to \S+elsewhere\.json\); ctc writes only regular files and new paths/, before, out);
+    expect(existsSync(join(d, 'elsewhere.json'))).toBe(false);
+    expectRefused(run('--save-stats', join(out, 'scales.json')), /--save-stats \S+scales\.json is also the output file \S+out\/scales\.json/, before, out);
+  });
+
+  it('--force never replaces an input: a rule file, a --stats file or weights inside OUTDIR', () => {
+    const { d, model, set } = modelFolder();
+    const out = join(d, 'out');
+    mkdirSync(out);
+    cpSync(model, join(out, 'model.onnx'));
+    // the rule file lives in OUTDIR under an output's name
+    cpSync(join(ROOT, 'rules', 'fp8-head.json'), join(out, 'scales.json'));
+    writeFileSync(join(out, 'quantization_config.json'), '{"format": "ctc-stats/1"}');
+    const before = snapshot([model, join(set, 'input_0.pb'), join(out, 'model.onnx'), join(out, 'scales.json'), join(out, 'quantization_config.json')]);
+    let r = ctc('compile', model, '--rules', join(out, 'scales.json'), '-o', out, '--force');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`-o ${out}: ${join(out, 'scales.json')} would overwrite the rule file ${join(out, 'scales.json')} (the same file); ctc never writes over an input, not even with --force`);
+    r = ctc('compile', model, '--rules', 'fp8-head', '--stats', join(out, 'quantization_config.json'), '-o', out, '--force');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`would overwrite the --stats file ${join(out, 'quantization_config.json')}`);
+    expectUnchanged(before);
+    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+
+    // an earlier output's data file, hard-linked to the input's (as ctc once made them)
+    const e = tmp();
+    const ext = externalModel(join(e, 'in'), 'model.onnx.data');
+    mkdirSync(join(e, 'out'));
+    linkSync(join(e, 'in', 'model.onnx.data'), join(e, 'out', 'model.onnx.data'));
+    const extBefore = snapshot([ext, join(e, 'in', 'model.onnx.data')]);
+    r = ctc('compile', ext, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(e, 'out'), '--force');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/out\/model\.onnx\.data would overwrite external data of the input model \(model\.onnx\.data\) \S+in\/model\.onnx\.data \(the same file, by hard link\)/);
+    expectUnchanged(extBefore);
+  });
+
+  it('a stale model.onnx.data of an earlier --external-data output is removed, never left to be read', () => {
+    const d = tmp();
+    const out = join(d, 'out');
+    expect(ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--external-data').code).toBe(0);
+    expect(existsSync(join(out, 'model.onnx.data'))).toBe(true);
+    const r = ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--force');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+    // the new model has its weights inline and loads alone
+    expect(loadModel(join(out, 'model.onnx')).graph.initializers.every((v) => !v.initializer!.isExternal())).toBe(true);
+  });
+});
+
+describe('the input weights are copied (or reflinked), hard-linked only on request', () => {
+  it('by default both files keep one link; --link-weights hardlink links, and the output says what it costs', () => {
+    const d = tmp();
+    const model = externalModel(join(d, 'in'), 'weights.bin');
+    const source = join(d, 'in', 'weights.bin');
+    const input = weights(model);
+    const compile = (out: string, ...more: string[]): { method: string; stdout: string } => {
+      const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, out), '-q', ...more);
+      expect(r.code, r.stderr).toBe(0);
+      const j = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, `${out}-json`), '--json', ...more);
+      expect(j.code, j.stderr).toBe(0);
+      const external = JSON.parse(j.stdout).output.external;
+      expect(external).toEqual([{ location: 'weights.bin', method: expect.any(String), bytes: statSync(source).size }]);
+      expectSameWeights(input, join(d, out, 'model.onnx'));
+      return { method: external[0].method, stdout: r.stdout };
+    };
+
+    const copied = compile('copy');
+    expect(['copy', 'reflink']).toContain(copied.method);
+    expect(copied.stdout).toMatch(new RegExp(`external data weights\\.bin \\(0\\.\\d MiB\\) placed by ${copied.method}`));
+    expect(statSync(join(d, 'copy', 'weights.bin')).ino).not.toBe(statSync(source).ino);
+    expect([statSync(source).nlink, statSync(join(d, 'copy', 'weights.bin')).nlink, statSync(join(d, 'copy-json', 'weights.bin')).nlink]).toEqual([1, 1, 1]);
+
+    const hard = compile('hard', '--link-weights', 'hardlink');
+    expect(hard.method).toBe('hardlink');
+    expect(hard.stdout).toMatch(/placed by hard link to \S+weights\.bin: both names are one file now, and onnx>=1\.17's loader refuses files with several links/);
+    expect(statSync(join(d, 'hard', 'weights.bin')).ino).toBe(statSync(source).ino);
+    expect(statSync(source).nlink).toBe(3); // the source, hard/ and hard-json/
+
+  });
+});
+
+/** Run the built CLI as a child process that the test can signal; resolves when it exits. */
+function start(args: readonly string[]): { child: ChildProcess; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout!.resume();
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => child.on('close', (code, signal) => ok({ code, signal })));
+  return { child, stderr: () => err, exit };
+}
+
+describe('one compile per output folder; a signal leaves nothing behind', () => {
+  it('two compiles into the same new -o at once: one wins, the other exits 1 and writes nothing', async () => {
+    const d = tmp();
+    const out = join(d, 'out');
+    const args = ['compile', GPT2, '--rules', 'int4-kv-head', '--calib-sets', '0-3', '-o', out, '-q'];
+    const [a, b] = [start(args), start(args)];
+    const results = await Promise.all([a.exit, b.exit]);
+    expect(results.map((r) => r.code).sort()).toEqual([0, 1]);
+    const loser = results[0]!.code === 1 ? a : b;
+    expect(loser.stderr()).toMatch(/another ctc compile \(process \d+ on \S+\) is writing this output folder|already holds a model\.onnx|was created by another process while this compile ran/);
+    // the winner's output is whole: the same bytes as a compile alone
+    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+    expect(ctc(...args.slice(0, -3), '-o', join(d, 'alone'), '-q').code).toBe(0);
+    for (const f of ['model.onnx', 'scales.json']) expect(readFileSync(join(out, f)).equals(readFileSync(join(d, 'alone', f))), f).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['alone', 'out']);
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} during calibration removes the staging folder and ends the compile`, async () => {
+      const d = tmp();
+      const out = join(d, 'out');
+      const run = start(['compile', LLAMA, '--rules', 'fp8-head', '--calib-random', '100000', ...DIMS, '-o', out]);
+      // wait until calibration is under way (the staging folder exists by then)
+      while (!/calibrating: 1\//.test(run.stderr())) {
+        if (run.child.exitCode !== null) throw new Error(`exited early: ${run.stderr()}`);
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+      expect(readdirSync(d)).toEqual(['.out.ctc-staging']);
+      run.child.kill(signal);
+      const r = await run.exit;
+      // it dies of the signal, as a shell sees it (130 and 143)
+      expect(r.signal).toBe(signal);
+      expect(run.stderr()).toContain(`interrupted by ${signal}: removed the unfinished output ${join(d, '.out.ctc-staging')}; nothing was written to ${out}`);
+      expect(readdirSync(d)).toEqual([]);
+    });
+  }
+});
+
+describe('environment errors are exit 1 with the fix, found before calibration', () => {
+  const run = (...args: string[]): ReturnType<typeof ctc> => ctc('compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q', ...args);
+  const refused = (r: ReturnType<typeof ctc>, message: string | RegExp): void => {
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error/);
+  };
+
+  it('an output folder that cannot be made: under a file, under /proc, immutable', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'file'), 'x');
+    refused(run('-o', join(d, 'file', 'out')), `-o ${join(d, 'file', 'out')}: ${join(d, 'file')} is a file, not a folder; choose another path`);
+    refused(run('-o', join(d, 'file')), /exists and is not a folder/);
+    refused(run('-o', '/proc/ctc-out'), /-o \/proc\/ctc-out: cannot create the staging folder \/proc\/\.ctc-out\.ctc-staging \(ENOENT\); choose a folder on a writable disk/);
+    refused(run('-o', '/proc/ctc-out/deeper'), /cannot create the folder \/proc\/ctc-out \(ENOENT\)/);
+    // immutable (chattr +i): refused even for root
+    const locked = join(d, 'locked');
+    mkdirSync(locked);
+    execFileSync('chattr', ['+i', locked]);
+    try {
+      refused(run('-o', join(locked, 'out')), /locked\/\.out\.ctc-staging: cannot create the staging folder \(EPERM\): not permitted \(an immutable file or folder/);
+      refused(run('-o', join(d, 'o'), '--save-stats', join(locked, 's.json')), /locked: cannot create files in \(EPERM\)/);
+    } finally {
+      execFileSync('chattr', ['-i', locked]);
+    }
+    expect(readdirSync(d).sort()).toEqual(['file', 'locked']);
+  });
+
+  it('a full disk: refused up front when the output cannot fit, exit 1 when a write runs out of space', () => {
+    const d = tmp();
+    const disk = join(d, 'disk');
+    mkdirSync(disk);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', disk]);
+    try {
+      // GPT-2's 8 MB model does not fit in 256 KiB
+      refused(run('-o', join(disk, 'out')), `-o ${join(disk, 'out')}: the output needs about 8.1 MiB, and only 0.2 MiB are free there; free some space or write to another disk with -o`);
+      // nor do the input's weights (0.4 MiB) to copy
+      const model = externalModel(join(d, 'in'), 'weights.bin');
+      const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(disk, 'out'));
+      refused(r, /only 0\.2 MiB are free there; free some space or write to another disk with -o \(0\.4 MiB of it are the copy of the input's external data: --link-weights avoids that/);
+      expect(r.stderr).not.toMatch(/calibrating/);
+      expect(readdirSync(disk)).toEqual([]);
+      // a disk that fills up while ctc writes: the write fails, its temporary goes, exit 1
+      expect(() => writeFileSync(join(disk, 'fill'), Buffer.alloc(2 ** 21))).toThrow(/ENOSPC/);
+      refused(run('-o', join(d, 'o'), '--save-stats', join(disk, 'stats.json')), `${join(disk, 'stats.json')}: cannot write (ENOSPC): the disk is full; free some space`);
+      expect(readdirSync(disk)).toEqual(['fill']);
+      expect(existsSync(join(d, 'o'))).toBe(false);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
+
+  it('empty paths and options given twice', () => {
+    refused(run('-o', ''), /-o "": name an output folder/);
+    refused(run('-o', join(tmp(), 'o'), '--save-stats', ''), /--save-stats "": name the file/);
+    refused(run('-o', 'a', '-o', 'b'), /--out was given 2 times \(a, b\); it takes one value: give it once/);
+    refused(ctc('compile', GPT2, '--rules', 'fp8-head', '--rules', 'int8-head', '-o', join(tmp(), 'o')), /--rules was given 2 times \(fp8-head, int8-head\)/);
+    refused(run('-o', join(tmp(), 'o'), '--calib-sets', '1'), /--calib-sets was given 2 times \(0, 1\)/);
+    refused(ctc('eval', GPT2, GPT2, '--sets', '8', '--sets', '9'), /--sets was given 2 times/);
+  });
 });
