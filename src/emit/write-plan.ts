@@ -5,7 +5,7 @@
  * symbolic link or through a hard link.
  *
  *   reads:  the model, its external data files, the rule file, --stats files, calibration files
- *   writes: OUTDIR and each file in it, the staging folder, --save-stats, the observer model
+ *   writes: OUTDIR and each file in it, the staging folder, --save-stats
  *      │  lstat and realpath every path
  *      ▼
  *   refuse, naming both paths: a write that is an input (even with --force); a write target that
@@ -41,8 +41,6 @@ export interface WriteRequest {
    */
   readonly outFiles: readonly string[];
   readonly saveStats?: string | undefined;
-  /** New files ctc writes beside an input and removes again (the observer model). */
-  readonly scratch?: readonly PlannedRead[];
   readonly force: boolean;
   /** About how many bytes the output takes, so that a full disk is found before the work. */
   readonly needBytes?: number;
@@ -274,10 +272,6 @@ export function planWrites(req: WriteRequest): WritePlan {
     makeFolder(dirname(resolve(req.saveStats)), `--save-stats ${req.saveStats}`);
     probeFolder(dirname(resolve(req.saveStats)));
   }
-  for (const s of req.scratch ?? []) {
-    checkTarget(s.path, `${s.what} ${s.path}`, 'replace');
-    probeFolder(dirname(resolve(s.path)));
-  }
 
   // The staging folder: inside an existing OUTDIR (so that moving out of it never crosses a
   // file system), beside a new one (so that one rename creates OUTDIR whole).
@@ -300,7 +294,6 @@ export function planWrites(req: WriteRequest): WritePlan {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     rmSync(staging, { recursive: true, force: true });
-    for (const s of req.scratch ?? []) rmSync(s.path, { force: true });
   };
   // A signal would end the process with the staging folder left behind: remove it, then die of
   // the same signal as the default handler would have (unless someone else listens too).
