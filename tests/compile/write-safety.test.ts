@@ -170,7 +170,7 @@ describe('every write is checked against every read, before any work', () => {
     expect(existsSync(join(out, 'model.onnx.data'))).toBe(true);
     const r = ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--force');
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+    expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
     // the new model has its weights inline and loads alone
     expect(loadModel(join(out, 'model.onnx')).graph.initializers.every((v) => !v.initializer!.isExternal())).toBe(true);
   });
@@ -229,7 +229,7 @@ describe('one compile per output folder; a signal leaves nothing behind', () => 
     const loser = results[0]!.code === 1 ? a : b;
     expect(loser.stderr()).toMatch(/another ctc compile \(process \d+ on \S+\) is writing this output folder|already holds a model\.onnx|was created by another process while this compile ran/);
     // the winner's output is whole: the same bytes as a compile alone
-    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'quantization_config.json', 'scales.json']);
+    expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
     expect(ctc(...args.slice(0, -3), '-o', join(d, 'alone'), '-q').code).toBe(0);
     for (const f of ['model.onnx', 'scales.json']) expect(readFileSync(join(out, f)).equals(readFileSync(join(d, 'alone', f))), f).toBe(true);
     expect(readdirSync(d).sort()).toEqual(['alone', 'out']);
