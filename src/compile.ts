@@ -10,7 +10,7 @@
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
 import { statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
@@ -27,6 +27,8 @@ import { calibrate, fileSha256 } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
+import { attentionClassOf, checkCheckpointOutput, checkpointLayout, checkpointPrefix, checkServableByVllm, readCheckpoint, scaleTensors, writeCheckpoint } from './emit/checkpoint.js';
+import type { InputCheckpoint, WrittenCheckpoint } from './emit/checkpoint.js';
 import { quantizationConfig, sortKeys } from './emit/config.js';
 import { CONFIG_FILE, EXTERNAL_DATA_FILE, MODEL_FILE, RECORD_FILE, REPORT_FILE, SCALES_FILE, outputLayout, writeOutputs } from './emit/output.js';
 import { siteToJson } from './attention/site.js';
@@ -71,6 +73,10 @@ export interface CompileOptions {
   readonly saveStats?: string;
   /** Remove this prefix from every site name (and so from scale names and config targets). */
   readonly stripPrefix?: string;
+  /** The Hugging Face checkpoint the model was exported from: also write OUTDIR/checkpoint/ for vLLM. */
+  readonly checkpoint?: string;
+  /** The transformers attention class, when config.json's architectures do not tell it. */
+  readonly attentionClass?: string;
   /** Write weights to OUTDIR/model.onnx.data (needed past protobuf's 2 GiB). */
   readonly externalData?: boolean;
   /** Link the input's external data files instead of copying them (each way has a cost). */
@@ -100,13 +106,16 @@ export interface CompileResult {
   readonly output: WrittenOutput | undefined;
   readonly rules: string;
   readonly statsSaved: string | undefined;
+  readonly checkpoint: WrittenCheckpoint | undefined;
 }
 
 /** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
-function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[] } {
+function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined, ckpt: InputCheckpoint | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[] } {
   const found = findSites(model, ATTENTION_PATTERNS);
   const rejected = found.rejected;
-  const sites = stripPrefix === undefined ? found.sites : stripSitePrefix(found.sites, stripPrefix);
+  // With a checkpoint, site names become its module names (the wrapper prefix is found by matching).
+  const prefix = ckpt !== undefined && found.sites.length > 0 ? checkpointPrefix(found.sites.map((s) => s.name), ckpt, stripPrefix) : stripPrefix;
+  const sites = prefix === undefined || prefix === '' ? found.sites : stripSitePrefix(found.sites, prefix);
   if (sites.length === 0) {
     const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`).join('\n');
     throw new CtcError(`${modelPath}: no attention site found, so there is nothing to quantize; nothing was written. \`ctc inspect --explain\` shows:\n${why}`);
@@ -148,6 +157,8 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   checkPathOptions(opts.outDir, opts.saveStats);
   const rules = withObserver(loadRuleSet(opts.rules), opts.observer);
   for (const w of rules.warnings) opts.warn(w);
+  const ckpt = opts.checkpoint !== undefined ? readCheckpoint(opts.checkpoint) : undefined;
+  if (ckpt !== undefined) checkCheckpointOutput(opts.outDir, ckpt);
   const model = loadModel(opts.model);
   const fromStats = opts.stats !== undefined && opts.stats.length > 0;
   let data: DataSet[] = [];
@@ -159,8 +170,10 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   // Before any work: every write checked against every read; the staging folder taken.
   const layout = outputLayout(model, opts.externalData ?? false);
   const copyBytes = layout.external.reduce((n, e) => n + statSync(e.source).size, 0);
+  const ckptLayout = ckpt !== undefined ? checkpointLayout(ckpt) : undefined;
   const writes = planWrites({
     reads: [
+      ...(ckptLayout?.reads ?? []),
       { path: opts.model, what: 'the input model' },
       ...layout.external.map((e) => ({ path: e.source, what: `external data of the input model (${e.location})` })),
       { path: rules.source, what: 'the rule file' },
@@ -168,7 +181,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
       ...data.flatMap((set) => set.files.map((path) => ({ path, what: 'calibration data' }))),
     ],
     outDir: opts.outDir,
-    outFiles: layout.files,
+    outFiles: [...layout.files, ...(ckptLayout?.files ?? [])],
     saveStats: opts.saveStats,
     force: opts.force ?? false,
     // the model as big as the input, and the copies of its external data
@@ -177,14 +190,26 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     warn: opts.warn,
   });
   try {
-    return await compilePlanned(opts, rules, model, data, layout, writes);
+    return await compilePlanned(opts, rules, model, data, layout, writes, ckpt);
   } finally {
     writes.release();
   }
 }
 
-async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model, data: DataSet[], layout: OutputLayout, writes: WritePlan): Promise<CompileResult> {
-  const { sites, plans, edges, rejected } = plan(model, rules, opts.model, opts.stripPrefix);
+async function compilePlanned(
+  opts: CompileOptions,
+  rules: RuleSet,
+  model: Model,
+  data: DataSet[],
+  layout: OutputLayout,
+  writes: WritePlan,
+  ckpt: InputCheckpoint | undefined,
+): Promise<CompileResult> {
+  const { sites, plans, edges, rejected } = plan(model, rules, opts.model, opts.stripPrefix, ckpt);
+  if (ckpt !== undefined) for (const w of checkServableByVllm(plans, sites, rules.name)) opts.warn(w);
+  // Only attention groups name the class; a kv-only rule set needs none.
+  const hasGroups = plans.some((p) => p.group !== undefined);
+  const attentionClass = opts.attentionClass ?? (ckpt && hasGroups ? attentionClassOf(ckpt.config, join(ckpt.dir, 'config.json')) : undefined);
 
   // Statistics: merged from files, or observed now on a second copy of the model.
   let stats: Omit<Stats, 'model'>;
@@ -203,7 +228,7 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
       opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
     }
     const copy = loadModel(opts.model);
-    const again = plan(copy, rules, opts.model, opts.stripPrefix);
+    const again = plan(copy, rules, opts.model, opts.stripPrefix, ckpt);
     const t0 = performance.now();
     const run = {
       modelPath: opts.model,
@@ -260,17 +285,31 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
   }) as CompileRecord;
 
   const groupSites = new Set(plans.filter((p) => p.group !== undefined).map((p) => p.site.name));
+  let checkpoint: WrittenCheckpoint | undefined;
   const output = await writeOutputs(
     writes,
     model,
     layout,
     {
-      [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans), null, 2)}\n`,
+      [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans, sites, { form: 'recipe', attentionClass }), null, 2)}\n`,
       [SCALES_FILE]: `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
       [RECORD_FILE]: `${JSON.stringify(record, null, 2)}\n`,
       ...(opts.report ? { [REPORT_FILE]: renderReport(record) } : {}),
     },
-    { externalData: opts.externalData ?? false, linkWeights: opts.linkWeights, progress: opts.progress },
+    {
+      externalData: opts.externalData ?? false,
+      linkWeights: opts.linkWeights,
+      progress: opts.progress,
+      ...(ckpt !== undefined
+        ? {
+            writeMore: async (staging: string) => {
+              const config = quantizationConfig(rules, plans, sites, { form: 'vllm', attentionClass });
+              const written = await writeCheckpoint(staging, ckpt, config, scaleTensors(edges, qparams, groupSites), opts.progress);
+              checkpoint = { ...written, dir: join(opts.outDir, written.dir) };
+            },
+          }
+        : {}),
+    },
   );
   return {
     sites: sites.length,
@@ -289,9 +328,10 @@ async function compilePlanned(opts: CompileOptions, rules: RuleSet, model: Model
     output,
     rules: rules.name,
     statsSaved: opts.saveStats,
+    checkpoint,
   };
 }
 
 export function compileResultJson(r: CompileResult): unknown {
-  return sortKeys({ ...r, output: r.output ? { dir: r.output.dir, files: r.output.files, external: r.output.external.map(({ location, method, bytes }) => ({ location, method, bytes })) } : null });
+  return sortKeys({ ...r, output: r.output ? { dir: r.output.dir, files: r.output.files, external: r.output.external.map(({ location, method, bytes }) => ({ location, method, bytes })) } : null, checkpoint: r.checkpoint ?? null });
 }

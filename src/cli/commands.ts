@@ -73,6 +73,8 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('save-stats', { type: 'string', describe: 'Write the calibration statistics to FILE (mergeable with --stats)' })
         .option('strip-prefix', { type: 'string', describe: 'Remove PREFIX from site names, so scale names match the checkpoint (e.g. "model." when the export wrapped the model)' })
         .option('report', { type: 'boolean', default: false, describe: 'Also write OUTDIR/report.html: per-head scales and expected error, sites (ctc report draws it later too)' })
+        .option('checkpoint', { type: 'string', describe: 'The Hugging Face checkpoint the model was exported from (config.json + safetensors): also write OUTDIR/checkpoint/, the checkpoint with the scales, for vLLM' })
+        .option('attention-class', { type: 'string', describe: "The transformers attention class (e.g. LlamaAttention) when the checkpoint's architectures do not tell it" })
         .option('external-data', { type: 'boolean', default: false, describe: 'Write the weights to OUTDIR/model.onnx.data (required past protobuf\'s 2 GiB)' })
         .option('link-weights', {
           type: 'string',
@@ -84,6 +86,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
+        .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head --checkpoint corpus/llama-gqa-bytes-ts-eager/hf -o out', 'Also out/checkpoint/, for vllm serve out/checkpoint --kv-cache-dtype fp8')
         .example('ctc compile model.onnx --rules int4-kv-head --calib-sets 0-7 --save-stats a.json', 'Calibrate on sets 0-7 and keep the statistics'),
     guarded((a) =>
       compileCommand(
@@ -108,6 +111,8 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             linkWeights: a['link-weights'],
             report: a.report,
             stripPrefix: a['strip-prefix'],
+            checkpoint: a.checkpoint,
+            attentionClass: a['attention-class'],
             json: a.json,
             quiet: a.quiet,
           },

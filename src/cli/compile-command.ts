@@ -31,6 +31,8 @@ export interface CompileFlags {
   readonly linkWeights?: string | undefined;
   readonly report?: boolean | undefined;
   readonly stripPrefix?: string | undefined;
+  readonly checkpoint?: string | undefined;
+  readonly attentionClass?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
 }
@@ -100,6 +102,8 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.linkWeights !== undefined ? { linkWeights: f.linkWeights as LinkWeights } : {}),
     report: f.report ?? false,
     ...(f.stripPrefix !== undefined ? { stripPrefix: f.stripPrefix } : {}),
+    ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
+    ...(f.attentionClass !== undefined ? { attentionClass: f.attentionClass } : {}),
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,
   });
@@ -135,6 +139,11 @@ export function summary(r: CompileResult): string {
   if (r.output) {
     lines.push(`wrote ${r.output.dir}/: ${r.output.files.join(', ')}`);
     for (const x of r.output.external) lines.push(`  external data ${x.location} (${(x.bytes / 2 ** 20).toFixed(1)} MiB) ${PLACED[x.method](x.source)}`);
+  }
+  if (r.checkpoint) {
+    const c = r.checkpoint;
+    lines.push(`checkpoint for vLLM: ${c.dir}/ (config.json with its quantization_config, ${c.scaleTensors} scale tensors in ${c.scalesFile}; serve with vllm serve ${c.dir} --kv-cache-dtype fp8)`);
+    for (const w of c.weights) lines.push(`  ${w.from} (${(w.bytes / 2 ** 20).toFixed(1)} MiB) placed as ${w.to} by ${w.method}`);
   }
   if (r.statsSaved) lines.push(`statistics saved to ${r.statsSaved}`);
   return lines.join('\n');

@@ -1,10 +1,27 @@
 /**
- * The compressed-tensors `quantization_config` a compressed-tensors user would write for the
- * same rule set (as `QuantizationConfig.from_pretrained` + `ModelCompressor.update_config`
- * serialize it): one group per distinct scheme (`group_0`, ...), attention groups in `dense`
- * format, `kv_cache_scheme` always present when attention is quantized (equal to the attention
- * args), status `frozen`, keys sorted.
+ * The compressed-tensors `quantization_config` that llm-compressor saves for the same recipe
+ * (compressed-tensors `QuantizationConfig.from_pretrained` + `ModelCompressor.update_config`,
+ * quant_config.py / model_compressor.py):
+ *
+ * - one group per distinct scheme (`group_0`, ...) in module order, `format: "dense"` (attention
+ *   is stored uncompressed), its `targets` as the recipe wrote them (from_pretrained keeps each
+ *   module's scheme, targets included);
+ * - `ignore` computed from the model, not copied from the recipe: every module of a quantized
+ *   class that no group quantizes (here: the attention sites without a group);
+ * - `kv_cache_scheme` the args of the last quantized attention with a cache, or the kv-only scheme;
+ * - `quantization_status: "compressed"` (what save_pretrained(save_compressed=True) writes), and
+ *   the compressed-tensors `version` whose semantics ctc follows; keys sorted.
+ *
+ * ctc's own target `attention` has no compressed-tensors spelling: it is written as the
+ * architecture's attention class (`LlamaAttention`) when the Hugging Face config is known,
+ * otherwise as the exact names of the sites it quantized.
+ *
+ * The `vllm` form is what vLLM can load (compressed_tensors.py `from_config`): vLLM skips a config
+ * group only when its targets are one class name ending in "Attention" and parses every other
+ * group's `weights` as QuantizationArgs, so each attention group targets the class alone; the
+ * computed `ignore` keeps it equivalent under compressed-tensors' matching.
  */
+import type { Site } from '../attention/site.js';
 import type { QuantizationArgs } from '../quant/args.js';
 import type { RuleSet } from '../rules/schema.js';
 import type { SitePlan } from '../rules/targets.js';
@@ -29,19 +46,36 @@ export function argsJson(a: QuantizationArgs): Record<string, unknown> {
   };
 }
 
-export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[]): Record<string, unknown> {
+export interface ConfigOptions {
+  /** The architecture's attention class (`LlamaAttention`), when the Hugging Face config is known. */
+  readonly attentionClass?: string | undefined;
+  /** `recipe`: targets as the rule set wrote them; `vllm`: each group targets the attention class. */
+  readonly form: 'recipe' | 'vllm';
+}
+
+/** `plans` are the quantized sites, `sites` every attention site of the model. */
+export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[], sites: readonly Site[], opts: ConfigOptions): Record<string, unknown> {
+  if (opts.form === 'vllm' && opts.attentionClass === undefined) throw new Error('the vllm form of the config needs the attention class');
   const groups: Record<string, unknown> = {};
   const groupNames = [...new Set(plans.map((p) => p.group).filter((g): g is string => g !== undefined))];
-  groupNames.forEach((g, i) => {
-    const targets = plans.filter((p) => p.group === g).map((p) => p.site.name);
-    groups[`group_${i}`] = {
-      format: 'dense',
-      input_activations: argsJson(rules.configGroups[g]!.input_activations),
-      output_activations: null,
-      targets,
-      weights: null,
-    };
+  const written = new Map<string, Record<string, unknown>>();
+  for (const g of groupNames) {
+    const args = argsJson(rules.configGroups[g]!.input_activations);
+    const quantized = plans.filter((p) => p.group === g).map((p) => p.site.name);
+    const targets =
+      opts.form === 'vllm'
+        ? [opts.attentionClass!]
+        : [...new Set(rules.configGroups[g]!.targets.flatMap((t) => (t !== 'attention' ? [t] : opts.attentionClass !== undefined ? [opts.attentionClass] : quantized)))];
+    // Groups that differ only in targets are one scheme once every target is the class.
+    const key = opts.form === 'vllm' ? JSON.stringify(args) : g;
+    if (!written.has(key)) written.set(key, { format: 'dense', input_activations: args, output_activations: null, targets, weights: null });
+  }
+  [...written.values()].forEach((group, i) => {
+    groups[`group_${i}`] = group;
   });
+  // from_pretrained: modules of a class some group quantizes, which no group quantizes.
+  const inGroup = new Set(plans.filter((p) => p.group !== undefined).map((p) => p.site.name));
+  const ignore = groupNames.length === 0 ? [] : sites.map((s) => s.name).filter((n) => !inGroup.has(n));
   // As compressed-tensors: the kv_cache_scheme is the input args of a quantized cached
   // attention (the last one wins), or the kv-only scheme.
   const withCache = plans.filter((p) => p.site.cache !== null);
@@ -50,10 +84,10 @@ export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[]): 
     config_groups: groups,
     format: 'dense',
     global_compression_ratio: null,
-    ignore: [...rules.ignore],
+    ignore,
     kv_cache_scheme: kv,
     quant_method: 'compressed-tensors',
-    quantization_status: 'frozen',
+    quantization_status: 'compressed',
     sparsity_config: {},
     transform_config: {},
     version: COMPRESSED_TENSORS_VERSION,

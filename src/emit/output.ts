@@ -80,6 +80,8 @@ export interface WriteOptions {
   readonly externalData?: boolean;
   readonly linkWeights?: LinkWeights | undefined;
   readonly progress: Progress;
+  /** Write further outputs into the staging folder (committed with the rest; the plan lists them). */
+  readonly writeMore?: (staging: string) => Promise<void>;
 }
 
 const EXTERNAL_THRESHOLD = 1024;
@@ -116,7 +118,8 @@ async function copyWithProgress(src: string, dst: string, label: string, progres
   }
 }
 
-async function place(src: string, dst: string, label: string, link: LinkWeights | undefined, progress: Progress): Promise<PlaceMethod> {
+/** Place `src` at `dst`: a reflink where the file system can, else a copy with progress; links only when asked. */
+export async function place(src: string, dst: string, label: string, link: LinkWeights | undefined, progress: Progress): Promise<PlaceMethod> {
   try {
     if (link === 'hardlink') {
       linkSync(src, dst);
@@ -151,6 +154,7 @@ export async function writeOutputs(plan: WritePlan, model: Model, layout: Output
     relocateExternal: (location) => moved.get(location) ?? location,
   });
   for (const [name, text] of Object.entries(files)) writeFileAtomic(join(staging, name), [Buffer.from(text, 'utf8')]);
+  await opts.writeMore?.(staging);
   const written = plan.commit();
   return { dir: plan.outDir, files: written, external, linkSeconds };
 }

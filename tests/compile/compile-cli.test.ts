@@ -39,7 +39,8 @@ describe('ctc compile', () => {
       ignore: [],
       kv_cache_scheme: args,
       quant_method: 'compressed-tensors',
-      quantization_status: 'frozen',
+      // what llm-compressor's save_pretrained(save_compressed=True) writes
+      quantization_status: 'compressed',
       sparsity_config: {},
       transform_config: {},
       version: '0.18.0',
