@@ -149,7 +149,12 @@ export function registerCommands(parser: Argv, fail: Fail): void {
   parser.command(
     'rules [name]',
     'List the built-in rule sets, or show one',
-    (y) => y.positional('name', { type: 'string', describe: 'A rule set name or file' }),
-    guarded((a) => rulesCommand(a.name, print)),
+    (y) =>
+      y
+        .positional('name', { type: 'string', describe: 'A rule set name or file (JSON, or a YAML llm-compressor recipe)' })
+        .option('print-config', { type: 'boolean', default: false, describe: 'Print the quantization_config the rule set produces (every attention site quantized)' })
+        .option('attention-class', { type: 'string', default: 'LlamaAttention', describe: 'The attention class the target "attention" is written as' })
+        .example('ctc rules fp8-kv-head --print-config', 'The config a compile with fp8-kv-head writes'),
+    guarded((a) => rulesCommand(a.name, print, { printConfig: a['print-config'], attentionClass: a['attention-class'] })),
   );
 }

@@ -1,7 +1,10 @@
 /**
- * `ctc rules [NAME]`: the built-in rule sets, or one set's file and what it quantizes.
+ * `ctc rules [NAME]`: the built-in rule sets, or one set's file and what it quantizes;
+ * `--print-config`: the quantization_config it produces.
  */
 import { readFileSync } from 'node:fs';
+import { ruleSetConfig } from '../emit/config.js';
+import { UsageError } from '../errors.js';
 import { builtinRuleFile, builtinRuleNames, loadRuleSet } from '../rules/load.js';
 import type { QuantizationArgs } from '../quant/args.js';
 import { table } from './table.js';
@@ -9,11 +12,23 @@ import { table } from './table.js';
 const argsText = (a: QuantizationArgs): string =>
   `${a.type === 'float' ? 'float8 e4m3' : `int${a.num_bits}`} ${a.symmetric ? 'symmetric' : 'asymmetric'}, ${a.strategy === 'attn_head' ? 'one scale per head' : 'one scale per tensor'}, observer ${a.observer}`;
 
-export function rulesCommand(name: string | undefined, out: (s: string) => void): void {
+export interface RulesFlags {
+  /** Print the quantization_config the rule set produces instead of the description. */
+  readonly printConfig?: boolean;
+  /** The attention class ctc's `attention` target is written as. */
+  readonly attentionClass?: string;
+}
+
+export function rulesCommand(name: string | undefined, out: (s: string) => void, flags: RulesFlags = {}): void {
+  if (flags.printConfig) {
+    if (name === undefined) throw new UsageError('--print-config shows one rule set: ctc rules NAME --print-config');
+    out(JSON.stringify(ruleSetConfig(loadRuleSet(name), flags.attentionClass ?? 'LlamaAttention'), null, 2));
+    return;
+  }
   if (name === undefined) {
     const rows = builtinRuleNames().map((n) => [n, loadRuleSet(n).description]);
     out(table(['rule set', 'what it quantizes'], rows));
-    out('\nctc rules NAME shows one; ctc compile MODEL --rules NAME|FILE applies one (FILE: the same JSON shape).');
+    out('\nctc rules NAME shows one (--print-config: its quantization_config); ctc compile MODEL --rules NAME|FILE applies one (FILE: the same shape in JSON, or YAML as an llm-compressor recipe).');
     return;
   }
   const rules = loadRuleSet(name);

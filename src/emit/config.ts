@@ -80,6 +80,26 @@ export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[], s
   // attention (the last one wins), or the kv-only scheme.
   const withCache = plans.filter((p) => p.site.cache !== null);
   const kv = withCache.length > 0 ? argsJson(withCache[withCache.length - 1]!.k) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
+  return envelope(groups, ignore, kv);
+}
+
+/**
+ * The config of a rule set alone (`ctc rules NAME --print-config`), as a compile writes it when
+ * the rule set quantizes every attention site: `ignore` is then empty (a compile computes it from
+ * the model) and the kv_cache_scheme is the last group's args, or the kv-only scheme.
+ */
+export function ruleSetConfig(rules: RuleSet, attentionClass: string): Record<string, unknown> {
+  const groups: Record<string, unknown> = {};
+  Object.values(rules.configGroups).forEach((g, i) => {
+    const targets = [...new Set(g.targets.map((t) => (t === 'attention' ? attentionClass : t)))];
+    groups[`group_${i}`] = { format: 'dense', input_activations: argsJson(g.input_activations), output_activations: null, targets, weights: null };
+  });
+  const last = Object.values(rules.configGroups).at(-1);
+  const kv = last !== undefined ? argsJson(last.input_activations) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
+  return envelope(groups, [], kv);
+}
+
+function envelope(groups: Record<string, unknown>, ignore: readonly string[], kv: Record<string, unknown> | null): Record<string, unknown> {
   return sortKeys({
     config_groups: groups,
     format: 'dense',

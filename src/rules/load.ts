@@ -1,11 +1,12 @@
 /**
- * Rule sets by name (the built-in files in rules/) or from a user's file.
+ * Rule sets by name (the built-in files in rules/) or from a user's file (JSON or YAML).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RuleError } from '../errors.js';
 import { parseRuleSet } from './schema.js';
 import type { RuleSet } from './schema.js';
+import { parseRecipeYaml } from './yaml.js';
 
 /** rules/ in the package (this file is dist/src/rules/load.js or src/rules/load.ts). */
 function builtinDir(): string {
@@ -27,7 +28,7 @@ export function builtinRuleFile(name: string): string {
   return join(builtinDir(), `${name}.json`);
 }
 
-/** A built-in name, or a path to a JSON rule file. */
+/** A built-in name, or a path to a rule file: JSON, or YAML (llm-compressor's recipe shape or the rule-file shape). */
 export function loadRuleSet(nameOrFile: string): RuleSet {
   const builtins = builtinRuleNames();
   const isBuiltin = builtins.includes(nameOrFile);
@@ -38,11 +39,16 @@ export function loadRuleSet(nameOrFile: string): RuleSet {
       `no built-in rule set or file named "${nameOrFile}". Built-in: ${builtins.join(', ')}${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}`,
     );
   }
+  const name = isBuiltin ? nameOrFile : basename(file).replace(/\.(json|ya?ml)$/, '');
+  if (/\.ya?ml$/.test(file)) {
+    const recipe = parseRecipeYaml(readFileSync(file, 'utf8'), file);
+    return parseRuleSet(recipe.json, name, file, recipe.locate);
+  }
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new RuleError(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  return parseRuleSet(json, isBuiltin ? nameOrFile : basename(file).replace(/\.json$/, ''), file);
+  return parseRuleSet(json, name, file);
 }

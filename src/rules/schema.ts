@@ -119,10 +119,13 @@ function checkArgs(raw: RawArgs, where: string, fail: (path: string, msg: string
   };
 }
 
-/** Validate parsed JSON as a rule set; `file` names the source in every message. */
-export function parseRuleSet(json: unknown, name: string, file: string): RuleSet {
+/**
+ * Validate parsed JSON as a rule set; `file` names the source in every message, or `locate`
+ * (YAML) turns a dotted key path into `file:line: path` of the node it was read from.
+ */
+export function parseRuleSet(json: unknown, name: string, file: string, locate?: (path: string) => string): RuleSet {
   const fail = (path: string, msg: string): never => {
-    throw new RuleError(`${file}: ${path}: ${msg}`);
+    throw new RuleError(`${locate ? locate(path === '(top level)' ? '' : path) : `${file}: ${path}`}: ${msg}`);
   };
   const parsed = ruleFileSchema.safeParse(json);
   if (!parsed.success) {
