@@ -55,9 +55,9 @@ export interface ConfigOptions {
 
 /** `plans` are the quantized sites, `sites` every attention site of the model. */
 export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[], sites: readonly Site[], opts: ConfigOptions): Record<string, unknown> {
-  if (opts.form === 'vllm' && opts.attentionClass === undefined) throw new Error('the vllm form of the config needs the attention class');
   const groups: Record<string, unknown> = {};
   const groupNames = [...new Set(plans.map((p) => p.group).filter((g): g is string => g !== undefined))];
+  if (opts.form === 'vllm' && groupNames.length > 0 && opts.attentionClass === undefined) throw new Error('the vllm form of an attention group needs the attention class');
   const written = new Map<string, Record<string, unknown>>();
   for (const g of groupNames) {
     const args = argsJson(rules.configGroups[g]!.input_activations);
