@@ -243,6 +243,19 @@ describe('compile --checkpoint refuses what vLLM cannot serve, and checkpoints t
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--strip-prefix "model\.model\.": site model\.model\.layers\.0\.self_attn does not become a module of the checkpoint .*\(its attention modules: model\.layers\.0\.self_attn/);
   });
+  it('an output whose checkpoint/ is the input checkpoint, or inside it, is refused and the input kept', () => {
+    const d = tmp();
+    const ck = join(d, 'o', 'checkpoint');
+    mkdirSync(ck, { recursive: true });
+    copyFileSync(join(LLAMA_HF, 'config.json'), join(ck, 'config.json'));
+    copyFileSync(join(LLAMA_HF, 'model.safetensors'), join(ck, 'model.safetensors'));
+    for (const out of [join(d, 'o'), join(ck, 'sub')]) {
+      const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', ck, '-o', out);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/its checkpoint\/ folder would be, hold or sit inside the input checkpoint .*; choose another -o folder/);
+    }
+    expect(readdirSync(ck).sort()).toEqual(['config.json', 'model.safetensors']);
+  });
   it('a folder without safetensors, and a config that is already quantized', () => {
     const d = tmp();
     mkdirSync(join(d, 'bin'));
