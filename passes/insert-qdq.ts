@@ -2,16 +2,21 @@
  * The QDQ rewrite: on every quantized tensor of a site, QuantizeLinear → DequantizeLinear with
  * its calibrated scales, and every other use of the tensor reads the dequantized value:
  *
- *   present.N.key (Concat output) ─▶ [renamed present.N.key.float] ─ Q ─ DQ ─▶ present.N.key ─▶ attention, graph output
+ *   present.N.key (Concat output) ─▶ [renamed present.N.key.unquantized] ─ Q ─ DQ ─▶ present.N.key (graph output)
+ *                                                                             └─ Max(d, d) ─▶ attention
  *
  * Graph input and output names never change: a graph output that is quantized keeps its name on
  * the DequantizeLinear output, so the model's interface is the same and `present` holds the
  * quantized cache. Per head: per-axis QDQ on the head axis with H scales (packed [B,S,H·D]
- * tensors repeat each head's scale D times). Per tensor: one scalar scale. Zero points are
+ * tensors repeat each head's scale D times). Per tensor (or one head): the scale repeated along
+ * the last axis. Zero points are
  * typed initializers (float8 zeros, or the integer zero points), so the output type never falls
  * back to uint8. Scales have the activation's float type. Opset and IR are raised only as far as
  * the types need. A tensor that already has a Q→DQ pair is left alone: applying twice is a no-op
  * (compile refuses a model that has one before calibrating it: alreadyQuantized).
+ *
+ * Every pair takes the form onnxruntime's optimizer keeps valid (src/quant/runtime-form.ts):
+ * scales of more than one element, and consumers read the dequantized value through Max(d, d).
  */
 import type { Edge, Site } from '../src/attention/site.js';
 import { intAttr } from '../src/ir/attribute.js';
@@ -26,8 +31,8 @@ import { DataType, encodeFromFloat32 } from '../src/onnx/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import { qdqRequirements, storageType } from '../src/quant/args.js';
 import type { QuantEdge } from '../src/quant/edges.js';
-import { perAxisValues } from '../src/quant/edges.js';
 import type { QParams } from '../src/quant/qparams.js';
+import { scaleLayout } from '../src/quant/runtime-form.js';
 import { upgradeOpset } from './upgrade-opset.js';
 
 export interface QdqInput {
@@ -71,9 +76,10 @@ export function activationFloatType(v: Value): DataType {
   return DataType.FLOAT;
 }
 
-/** The Q node of a Q→DQ pair on `v`, or of the pair that produced `v`. */
+/** The Q node of a Q→DQ pair on `v`, or of the pair that produced `v` (through its guard). */
 export function existingQdq(v: Value): Node | undefined {
-  const p = v.producer();
+  const g = v.producer();
+  const p = g?.is(Op.Max) && g.inputs.length === 2 && g.inputs[0] === g.inputs[1] ? g.inputs[0]!.producer() : g;
   if (p?.is(Op.DequantizeLinear) && p.inputs[0]?.producer()?.is(Op.QuantizeLinear)) return p.inputs[0].producer();
   return v.uses().find((u) => u.node.is(Op.QuantizeLinear) && u.index === 0 && u.node.output(0).uses().some((w) => w.node.is(Op.DequantizeLinear)))?.node;
 }
@@ -100,7 +106,7 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
   let irVersion = model.irVersion;
   const pending = inputs.filter(({ edge }) => edge.tensors.every((t) => existingQdq(t.value) === undefined));
   for (const { edge } of pending) {
-    const req = qdqRequirements(storageType(edge.args), edge.args.strategy === 'attn_head');
+    const req = qdqRequirements(storageType(edge.args), true);
     // QuantizeLinear takes float16 and bfloat16 inputs (and scales) from opset 19 on
     const halfFloat = edge.tensors.some((t) => activationFloatType(t.value) !== DataType.FLOAT);
     opset = Math.max(opset, req.opset, halfFloat ? 19 : 0);
@@ -117,29 +123,28 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
       const x = t.value;
       const floatType = activationFloatType(x);
       const suffix = ti === 0 ? '' : '_past';
-      const scaleValues = perHead ? perAxisValues(qparams.scale, t, edge.headDim) : [qparams.scale[0]!];
-      const zpValues = perHead ? perAxisValues(qparams.zeroPoint, t, edge.headDim) : [qparams.zeroPoint[0]!];
-      // The compressed-tensors name goes to the per-head scale; a packed repeat gets a suffix.
-      const packed = t.layout === 'BSE' && perHead ? '_packed' : '';
-      const dims = perHead ? [scaleValues.length] : [];
-      const scale = b.initializer(`${edge.scaleName}${suffix}${packed}`, new Tensor('', floatType, dims, { kind: 'raw', bytes: encodeFromFloat32(floatType, scaleValues) }));
-      const zp = b.initializer(`${edge.zeroPointName}${suffix}${packed}`, new Tensor('', qType, dims, { kind: 'raw', bytes: encodeFromFloat32(qType, zpValues) }));
-      const axis = perHead ? [intAttr('axis', t.headAxis)] : [];
+      const layout = scaleLayout(qparams.scale, qparams.zeroPoint, perHead, t, edge.heads, edge.headDim);
+      const dims = [layout.scales.length];
+      const scale = b.initializer(`${edge.scaleName}${suffix}${layout.suffix}`, new Tensor('', floatType, dims, { kind: 'raw', bytes: encodeFromFloat32(floatType, layout.scales) }));
+      const zp = b.initializer(`${edge.zeroPointName}${suffix}${layout.suffix}`, new Tensor('', qType, dims, { kind: 'raw', bytes: encodeFromFloat32(qType, layout.zeroPoints) }));
+      const axisAttr = [intAttr('axis', layout.axis)];
       const base = `${edge.site}/${edge.role}${suffix}`;
       const wasOutput = g.outputs.indexOf(x);
       const name = x.name;
       const qOut = new Value(model.names.fresh(`${base}/QuantizeLinear_output`));
       const dqOut = new Value(wasOutput >= 0 ? name : model.names.fresh(`${base}/DequantizeLinear_output`));
-      const q = new Node(Op.QuantizeLinear, [x, scale, zp], [qOut], axis, model.names.fresh(`${base}/QuantizeLinear`));
-      const dq = new Node(Op.DequantizeLinear, [qOut, scale, zp], [dqOut], axis, model.names.fresh(`${base}/DequantizeLinear`));
+      const q = new Node(Op.QuantizeLinear, [x, scale, zp], [qOut], axisAttr, model.names.fresh(`${base}/QuantizeLinear`));
+      const dq = new Node(Op.DequantizeLinear, [qOut, scale, zp], [dqOut], axisAttr, model.names.fresh(`${base}/DequantizeLinear`));
+      const forConsumers = new Value(model.names.fresh(`${base}/Guard_output`));
+      const guard = new Node(Op.Max, [dqOut, dqOut], [forConsumers], [], model.names.fresh(`${base}/Guard`));
       if (wasOutput >= 0) {
         // The graph output keeps its name (and type) on the dequantized value.
         x.name = model.names.fresh(`${name}.unquantized`);
         dqOut.type = x.type;
         g.setOutput(wasOutput, dqOut);
       }
-      x.replaceAllUsesWith(dqOut, { except: new Set([q]) });
-      g.insertAfter(x.producer(), [q, dq]);
+      x.replaceAllUsesWith(forConsumers, { except: new Set([q]) });
+      g.insertAfter(x.producer(), [q, dq, guard]);
       inserted++;
     });
   }

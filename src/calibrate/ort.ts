@@ -1,7 +1,7 @@
 /**
  * The onnxruntime-node adapter: sessions with the options calibration and evaluation need
- * (optimization level `basic` at most, so QDQ survives and fp8 QDQ around MatMul is not fused
- * into kernels that reject it), execution-provider selection with an explained CUDA failure,
+ * (optimization `disabled` or `basic` there, so QDQ is measured as written; decoding and the
+ * runtime tests use every level), execution-provider selection with an explained CUDA failure,
  * and conversion between IR tensors and onnxruntime tensors.
  */
 import { availableParallelism } from 'node:os';
@@ -12,11 +12,15 @@ import { Tensor } from '../ir/tensor.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
+/** onnxruntime's graph optimization levels, in order; `all` is its default. */
+export const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];
+
 export interface SessionOptions {
   /** Providers in order of preference, e.g. ['cuda', 'cpu']. */
   readonly providers?: readonly ExecutionProvider[];
   readonly intraOpThreads?: number;
-  readonly optimization?: 'disabled' | 'basic';
+  readonly optimization?: OptimizationLevel;
   /**
    * For a model given as bytes: the folder its external data locations are relative to
    * (onnxruntime's session.model_external_initializers_file_folder_path), so no file is written.

@@ -1,0 +1,92 @@
+/**
+ * Runs a model at each of onnxruntime's graph optimization levels and measures how far each
+ * level's outputs are from `disabled`, against the error the quantization itself makes:
+ *
+ *   quantized model ─ORT(level)─▶ outputs_level ─┐
+ *   quantized model ─ORT(disabled)─▶ outputs_0 ──┼─ levelError(o)  = max |outputs_level − outputs_0|
+ *   float model ─ORT(disabled)─▶ reference ──────┴─ quantError(o)  = max |outputs_0 − reference|
+ *
+ * Optimizations change float rounding upstream of a QuantizeLinear (fused LayerNorm and Gelu,
+ * a MatMul with its scale folded in), which can move a value that lies on a rounding boundary
+ * to the neighbouring point of the 8- or 4-bit grid. The bound every level is held to, per
+ * output:
+ *
+ *   - an output on the grid (a present.* that a DequantizeLinear produces): every element
+ *     equals disabled's or is one step away (≤ the largest scale of its pair), and at most
+ *     FLIP_FRACTION of the elements differ at all;
+ *   - any other output (logits): levelError ≤ LEVEL_BOUND · quantError.
+ */
+import { createSession, ortToFloat64, OPTIMIZATION_LEVELS } from '../../src/calibrate/ort.js';
+import type { OptimizationLevel, ort } from '../../src/calibrate/ort.js';
+import type { Model } from '../../src/ir/model.js';
+import { Op } from '../../src/onnx/ops.js';
+
+export const LEVEL_BOUND = 0.25;
+export const FLIP_FRACTION = 0.01;
+
+export type Outputs = Record<string, Float64Array>;
+
+/** One session per level on the same bytes; the outputs of one run each. */
+export async function runAtLevels(model: Uint8Array, feeds: Record<string, ort.Tensor>, levels: readonly OptimizationLevel[] = OPTIMIZATION_LEVELS): Promise<Map<OptimizationLevel, Outputs>> {
+  const out = new Map<OptimizationLevel, Outputs>();
+  for (const level of levels) {
+    const s = await createSession(model, { optimization: level, intraOpThreads: 1 });
+    try {
+      const r = await s.run(feeds);
+      out.set(level, Object.fromEntries(Object.entries(r).map(([k, t]) => [k, ortToFloat64(t)])));
+    } finally {
+      await s.release();
+    }
+  }
+  return out;
+}
+
+export function maxAbsDiff(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}
+
+/** Fraction of elements that differ by more than float rounding (1e-6 relative). */
+export function differingFraction(a: Float64Array, b: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1e-6 * Math.max(1, Math.abs(b[i]!))) n++;
+  return n / a.length;
+}
+
+/** The grid step of each graph output that a DequantizeLinear produces: its largest scale. */
+export function gridSteps(model: Model): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const o of model.graph.outputs) {
+    const dq = o.producer();
+    if (dq?.is(Op.DequantizeLinear)) out.set(o.name, Math.max(...dq.inputs[1]!.initializer!.toFloat32()));
+  }
+  return out;
+}
+
+export interface LevelCheck {
+  readonly output: string;
+  readonly level: string;
+  readonly error: number;
+  /** What the error may be: one grid step, or LEVEL_BOUND × the quantization error. */
+  readonly bound: number;
+  readonly differing: number;
+  readonly quantError: number;
+}
+
+/** Each (output, level other than disabled) with its error, bound and differing fraction. */
+export function levelChecks(runs: Map<OptimizationLevel, Outputs>, reference: Outputs, steps: ReadonlyMap<string, number>): LevelCheck[] {
+  const base = runs.get('disabled')!;
+  const checks: LevelCheck[] = [];
+  for (const o of Object.keys(reference)) {
+    const quantError = maxAbsDiff(base[o]!, reference[o]!);
+    const step = steps.get(o);
+    for (const [level, r] of runs) {
+      if (level === 'disabled') continue;
+      const bound = step === undefined ? LEVEL_BOUND * quantError : step * (1 + 1e-6);
+      checks.push({ output: o, level, error: maxAbsDiff(r[o]!, base[o]!), bound, differing: differingFraction(r[o]!, base[o]!), quantError });
+    }
+  }
+  return checks;
+}
