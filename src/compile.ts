@@ -14,6 +14,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
+import { quantizeCacheIo } from '../passes/cache-io.js';
+import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { findSites } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
@@ -77,6 +79,8 @@ export interface CompileOptions {
   readonly checkpoint?: string;
   /** The transformers attention class, when config.json's architectures do not tell it. */
   readonly attentionClass?: string;
+  /** `quantized`: past/present in the cache's storage type (passes/cache-io.ts); default `float`. */
+  readonly cacheIo?: CacheIoMode;
   /** Write weights to OUTDIR/model.onnx.data (needed past protobuf's 2 GiB). */
   readonly externalData?: boolean;
   /** Link the input's external data files instead of copying them (each way has a cost). */
@@ -107,6 +111,7 @@ export interface CompileResult {
   readonly rules: string;
   readonly statsSaved: string | undefined;
   readonly checkpoint: WrittenCheckpoint | undefined;
+  readonly cacheIo: { readonly mode: CacheIoMode; readonly tensors: readonly CacheTensor[] };
 }
 
 /** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
@@ -267,6 +272,8 @@ async function compilePlanned(
     model,
     edges.map((edge, i) => ({ edge, qparams: qparams[i]! })),
   );
+  const cacheIo = opts.cacheIo ?? 'float';
+  const cacheTensors = cacheIo === 'quantized' ? quantizeCacheIo(model, sites).tensors : [];
   const record: CompileRecord = sortKeys({
     format: 'ctc-compile/1',
     // The model's folder and file name: which export it was, without the machine's paths.
@@ -329,6 +336,7 @@ async function compilePlanned(
     rules: rules.name,
     statsSaved: opts.saveStats,
     checkpoint,
+    cacheIo: { mode: cacheIo, tensors: cacheTensors },
   };
 }
 

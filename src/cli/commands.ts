@@ -83,6 +83,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             "Hard-link the input's external data files into OUTDIR instead of copying them (the default copies, or reflinks where the disk can). " +
             "The cost: the source AND the output become unloadable by onnx>=1.17's Python loader, which refuses files with several hard links",
         })
+        .option('cache-io', { type: 'string', choices: ['float', 'quantized'], default: 'float', describe: 'KV cache inputs/outputs: float (as the model) or quantized (the kv scheme\'s storage type, 4× / 8× smaller)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc compile corpus/llama-gqa-bytes-ts-eager/model.onnx --rules fp8-head -o out', 'FP8 per-head Q/K/V, calibrated on the sets beside the model')
@@ -113,6 +114,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             stripPrefix: a['strip-prefix'],
             checkpoint: a.checkpoint,
             attentionClass: a['attention-class'],
+            cacheIo: a['cache-io'],
             json: a.json,
             quiet: a.quiet,
           },

@@ -5,6 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { compile, compileResultJson } from '../compile.js';
 import type { CompileResult } from '../compile.js';
 import type { LinkWeights, PlaceMethod } from '../emit/output.js';
+import type { CacheIoMode } from '../../passes/cache-io.js';
 import type { ExecutionProvider } from '../calibrate/ort.js';
 import { UsageError } from '../errors.js';
 import { makeProgress } from './progress.js';
@@ -33,6 +34,7 @@ export interface CompileFlags {
   readonly stripPrefix?: string | undefined;
   readonly checkpoint?: string | undefined;
   readonly attentionClass?: string | undefined;
+  readonly cacheIo?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
 }
@@ -58,6 +60,11 @@ export function parseBytes(option: string, text: string): number {
   const bytes = m && unit !== undefined ? Number(m[1]) * unit : NaN;
   if (!Number.isFinite(bytes) || bytes <= 0) throw new UsageError(`${option} ${text}: a size such as 24G, 512M or a number of bytes`);
   return Math.floor(bytes);
+}
+
+function parseCacheIo(v: string | undefined): CacheIoMode {
+  if (v === undefined || v === 'float' || v === 'quantized') return v ?? 'float';
+  throw new UsageError(`--cache-io ${v}: float (past/present in float, as the input model) or quantized (in the KV cache's storage type)`);
 }
 
 function parseDims(dims: readonly string[] | undefined): Map<string, number> {
@@ -104,6 +111,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.stripPrefix !== undefined ? { stripPrefix: f.stripPrefix } : {}),
     ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
     ...(f.attentionClass !== undefined ? { attentionClass: f.attentionClass } : {}),
+    cacheIo: parseCacheIo(f.cacheIo),
     progress: makeProgress({ quiet: f.quiet || f.json }),
     warn,
   });
@@ -146,5 +154,9 @@ export function summary(r: CompileResult): string {
     for (const w of c.weights) lines.push(`  ${w.from} (${(w.bytes / 2 ** 20).toFixed(1)} MiB) placed as ${w.to} by ${w.method}`);
   }
   if (r.statsSaved) lines.push(`statistics saved to ${r.statsSaved}`);
+  if (r.cacheIo.mode === 'quantized') {
+    const t = r.cacheIo.tensors;
+    lines.push(`KV cache I/O quantized: ${t.filter((x) => x.direction === 'input').length} past inputs and ${t.filter((x) => x.direction === 'output').length} present outputs in ${[...new Set(t.map((x) => x.type))].join(', ')} (ctc inspect --json shows the interface)`);
+  }
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import type { SiteScan } from '../attention/find-sites.js';
 import { siteToJson } from '../attention/site.js';
 import type { Site } from '../attention/site.js';
 import { loadModel } from '../onnx/model-file.js';
+import { cacheInterface } from '../decode/cache-interface.js';
 import { table } from './table.js';
 
 export interface InspectOptions {
@@ -20,9 +21,10 @@ export function scanModelFile(path: string): SiteScan {
 }
 
 export function inspectCommand(opts: InspectOptions, out: (s: string) => void): void {
-  const scan = scanModelFile(opts.model);
+  const model = loadModel(opts.model);
+  const scan = findSites(model, ATTENTION_PATTERNS);
   if (opts.json) {
-    const doc: Record<string, unknown> = { sites: scan.sites.map(siteToJson) };
+    const doc: Record<string, unknown> = { sites: scan.sites.map(siteToJson), cacheInterface: cacheInterface(model, scan.sites) };
     if (opts.explain) doc['notTaken'] = scan.rejected;
     out(JSON.stringify(doc, null, 2));
     return;

@@ -1,0 +1,70 @@
+/**
+ * The KV cache as an application sees it in the graph interface, for `inspect --json`:
+ *
+ *   { "io": "quantized" | "float" | "none",
+ *     "tensors": [ { "name", "direction": "input"|"output", "type", "shape",
+ *                    "quantization": { "scale", "zeroPoint", "axis" } | null } ],
+ *     "emptyCache": how to start a generation }
+ *
+ * A cache tensor is a past input or present output the attention sites name, or, in a model
+ * compiled by ctc (where the sites' cache is behind the QDQ), a graph input read by a
+ * DequantizeLinear or a graph output written by a QuantizeLinear (quantized I/O) or by a
+ * DequantizeLinear (float I/O). Its quantization is the Q/DQ node's scale and zero point
+ * initializers (by name) and axis.
+ */
+import type { Site } from '../attention/site.js';
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import { elemTypeOf, shapeOf } from '../ir/types.js';
+import type { Value } from '../ir/value.js';
+import { dataTypeInfo } from '../onnx/dtypes.js';
+import { Op } from '../onnx/ops.js';
+
+export interface CacheTensorJson {
+  readonly name: string;
+  readonly direction: 'input' | 'output';
+  readonly type: string;
+  readonly shape: (number | string | null)[] | null;
+  readonly quantization: { readonly scale: string; readonly zeroPoint: string | null; readonly axis: number } | null;
+}
+
+export interface CacheInterfaceJson {
+  readonly io: 'quantized' | 'float' | 'none';
+  readonly tensors: CacheTensorJson[];
+  readonly emptyCache: string | null;
+}
+
+const quantOf = (n: Node | undefined): CacheTensorJson['quantization'] =>
+  n === undefined ? null : { scale: n.inputs[1]!.name, zeroPoint: n.inputs[2]?.name ?? null, axis: n.intAttr('axis', 1)! };
+
+function describe(v: Value, direction: 'input' | 'output', q: Node | undefined): CacheTensorJson {
+  const t = elemTypeOf(v.type);
+  const shape = shapeOf(v.type);
+  return { name: v.name, direction, type: t === undefined ? 'unknown' : dataTypeInfo(t).name, shape: shape ? shape.map((d) => d ?? null) : null, quantization: quantOf(q) };
+}
+
+export function cacheInterface(model: Model, sites: readonly Site[]): CacheInterfaceJson {
+  const g = model.graph;
+  const named = new Set(sites.flatMap((s) => (s.cache ? [s.cache.pastKey, s.cache.pastValue, s.cache.presentKey, s.cache.presentValue] : [])).filter((n): n is string => n !== null));
+  const tensors: CacheTensorJson[] = [];
+  for (const v of g.inputs) {
+    if (v.initializer !== undefined) continue;
+    const dq = v.uses().find((u) => u.index === 0 && u.node.is(Op.DequantizeLinear))?.node;
+    if (dq !== undefined || named.has(v.name)) tensors.push(describe(v, 'input', dq));
+  }
+  for (const v of g.outputs) {
+    const p = v.producer();
+    const q = p?.is(Op.QuantizeLinear) ? p : undefined;
+    // float I/O after compile: present is a DequantizeLinear output (its values on the grid)
+    if (q !== undefined || p?.is(Op.DequantizeLinear) || named.has(v.name)) tensors.push(describe(v, 'output', q));
+  }
+  if (tensors.length === 0) return { io: 'none', tensors, emptyCache: null };
+  const quantized = tensors.some((t) => t.quantization !== null);
+  return {
+    io: quantized ? 'quantized' : 'float',
+    tensors,
+    emptyCache:
+      'feed every past input with past length 0: shape [batch, kv_heads, 0, head_dim] in its type (no elements), attention_mask covering the prompt; ' +
+      `then feed each present output back as the past input of the same layer and kind${quantized ? ', unchanged: it is already in the storage type with the scales above' : ''}`,
+  };
+}
