@@ -12,13 +12,15 @@
  * output:
  *
  *   - an output on the grid (a present.* that a DequantizeLinear produces): every element
- *     equals disabled's or is one step away (≤ the largest scale of its pair), and at most
+ *     equals disabled's or is one step away (≤ the pair's largest scale, × 32 for float8
+ *     e4m3 whose spacing grows with magnitude), and at most
  *     FLIP_FRACTION of the elements differ at all;
  *   - any other output (logits): levelError ≤ LEVEL_BOUND · quantError.
  */
 import { createSession, ortToFloat64, OPTIMIZATION_LEVELS } from '../../src/calibrate/ort.js';
 import type { OptimizationLevel, ort } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
+import { DataType } from '../../src/onnx/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export const LEVEL_BOUND = 0.25;
@@ -55,12 +57,20 @@ export function differingFraction(a: Float64Array, b: Float64Array): number {
   return n / a.length;
 }
 
-/** The grid step of each graph output that a DequantizeLinear produces: its largest scale. */
+/** float8 e4m3's widest spacing (between 256 and 448), in units of the scale; integers: 1. */
+const FLOAT8_E4M3_MAX_SPACING = 32;
+
+/**
+ * The largest grid step of each graph output that a DequantizeLinear produces: its largest
+ * scale times the storage type's widest spacing (1 for integers, 32 for float8 e4m3).
+ */
 export function gridSteps(model: Model): Map<string, number> {
   const out = new Map<string, number>();
   for (const o of model.graph.outputs) {
     const dq = o.producer();
-    if (dq?.is(Op.DequantizeLinear)) out.set(o.name, Math.max(...dq.inputs[1]!.initializer!.toFloat32()));
+    if (!dq?.is(Op.DequantizeLinear)) continue;
+    const spacing = dq.inputs[2]?.initializer?.dataType === DataType.FLOAT8E4M3FN ? FLOAT8_E4M3_MAX_SPACING : 1;
+    out.set(o.name, spacing * Math.max(...dq.inputs[1]!.initializer!.toFloat32()));
   }
   return out;
 }
