@@ -94,16 +94,20 @@ describe('insertQdq on a decomposed block with a cache (present.0.key/value are 
     expect(m.graph.nodes.length).toBe(nodes);
   });
 
-  it('int8 per tensor: scalar scale and int8 zero point, no axis; per-axis is not needed so the opset stays 17', () => {
+  it('int8 per tensor: the one scale repeated along the last axis (head_dim), int8 zero points; opset 17 has per-axis QDQ', () => {
     const m = buildAttentionGraph([block], [], { router: false, classifier: false }).model;
     apply(m, { num_bits: 8, type: 'int', strategy: 'tensor' });
     expect([m.opsetVersion(''), m.irVersion]).toEqual([17, 8]);
     const qs = [...m.graph.nodes].filter((n) => n.is(Op.QuantizeLinear));
     expect(qs.length).toBe(3);
     for (const q of qs) {
-      expect(q.intAttr('axis')).toBeUndefined();
-      expect([q.inputs[1]!.initializer!.dims, q.inputs[2]!.initializer!.dataType]).toEqual([[], DataType.INT8]);
-      expect(Array.from(q.inputs[1]!.initializer!.toFloat32())).toEqual([Math.fround(0.01)]);
+      const rank = 4;
+      expect(q.intAttr('axis')).toBe(rank - 1);
+      expect(q.inputs[1]!.name.endsWith('_repeated')).toBe(true);
+      expect(q.inputs[2]!.initializer!.dataType).toBe(DataType.INT8);
+      const values = Array.from(q.inputs[1]!.initializer!.toFloat32());
+      expect(values.length).toBe(block.headDim);
+      expect(new Set(values)).toEqual(new Set([Math.fround(0.01)]));
     }
   });
 
@@ -146,8 +150,11 @@ describe('insertQdq on MultiHeadAttention (packed Q/K/V, the past inside the op)
     expect(past.name).toBe(`${site}/k_past/QuantizeLinear`);
     // the op reads the dequantized past
     const op = [...m.graph.nodes].find((n) => n.is(Op.MsMultiHeadAttention))!;
-    expect(op.inputs[6]!.producer()!.is(Op.DequantizeLinear)).toBe(true);
-    expect(op.inputs[6]!.producer()!.inputs[0]!.producer()).toBe(past);
+    // through the guard Max(d, d) (src/quant/runtime-form.ts)
+    const guard = op.inputs[6]!.producer()!;
+    expect(guard.is(Op.Max) && guard.inputs[0] === guard.inputs[1]).toBe(true);
+    expect(guard.inputs[0]!.producer()!.is(Op.DequantizeLinear)).toBe(true);
+    expect(guard.inputs[0]!.producer()!.inputs[0]!.producer()).toBe(past);
     verifyModel(m);
   });
 });
