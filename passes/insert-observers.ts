@@ -11,27 +11,26 @@
  * tensor is exposed as well. Packed [B, S, H·D] tensors are first reshaped to [B, S, H, D]. The
  * model's opset is kept.
  */
+import type { Observer } from '../src/calibrate/observer-graph.js';
 import { intAttr, intsAttr } from '../src/ir/attribute.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Model } from '../src/ir/model.js';
+import type { Node } from '../src/ir/node.js';
 import type { Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import type { QuantEdge } from '../src/quant/edges.js';
 
-export type Statistic = 'min' | 'max' | 'values';
-
-/** One observed statistic: which edge, which of its tensors, and where it is in which output. */
-export interface Observer {
-  readonly output: string;
-  /** min/max: the statistic's heads are output[offset .. offset + heads). */
-  readonly offset: number;
-  readonly edge: number;
-  readonly tensor: number;
-  readonly stat: Statistic;
+export interface ObserversResult {
+  readonly modified: boolean;
+  readonly observers: Observer[];
+  /** What was added, each at the end of its list (so it can be appended to the file's bytes). */
+  readonly added: { readonly nodes: readonly Node[]; readonly outputs: readonly Value[]; readonly initializers: readonly Value[] };
 }
 
-export function insertObservers(model: Model, edges: readonly QuantEdge[]): Observer[] {
+export function insertObservers(model: Model, edges: readonly QuantEdge[]): ObserversResult {
+  const g = model.graph;
+  const before = { nodes: g.nodes.length, outputs: g.outputs.length, initializers: g.initializers.length };
   const b = new GraphBuilder(model);
   const opset = model.opsetVersion('') ?? 13;
   const observers: Observer[] = [];
@@ -70,5 +69,7 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
       offset += s.heads;
     }
   }
-  return observers;
+  // The builder only appends: what this pass added is the tail of each list.
+  const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
+  return { modified: added.nodes.length + added.outputs.length > 0, observers, added };
 }

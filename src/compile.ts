@@ -1,11 +1,13 @@
 /**
  * `ctc compile`: the whole pipeline, in order.
  *
- *   load ─▶ write plan (every write checked against every read; the staging folder taken)
- *   ─▶ find sites ─▶ plan the rule set ─▶ statistics (calibrate on a copy with observers,
- *   or merge --stats files) ─▶ scales ─▶ QDQ on the model ─▶ write model.onnx,
- *   quantization_config.json, scales.json into the staging folder ─▶ move it into OUTDIR
- *   (all or nothing)
+ *   read + decode once ─▶ write plan (every write checked against every read; the staging
+ *   folder taken) ─▶ find sites, plan the rule set, once
+ *     ─▶ statistics: observers on a clone (the plan's edges carried over by the copier),
+ *        appended to the file's bytes, run by calibrate (or layer by layer, each part cut
+ *        from a clone); or merged --stats files
+ *     ─▶ scales ─▶ QDQ on the model itself ─▶ write model.onnx, quantization_config.json,
+ *        scales.json into the staging folder ─▶ move it into OUTDIR (all or nothing)
  *
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
@@ -13,6 +15,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
+import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
 import { quantizeCacheIo } from '../passes/cache-io.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
@@ -25,7 +28,8 @@ import { reduceObserver } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
 import { calibrateLayerwise } from './calibrate/layerwise.js';
 import { tensorBytes } from './calibrate/partition.js';
-import { calibrate, fileSha256 } from './calibrate/run.js';
+import type { ObserverGraph } from './calibrate/observer-graph.js';
+import { calibrate, modelHash } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
@@ -42,10 +46,12 @@ import { checkPathOptions, makeFolder, planWrites } from './emit/write-plan.js';
 import type { WritePlan } from './emit/write-plan.js';
 import { scalesJson } from './emit/scales.js';
 import { CtcError, UsageError } from './errors.js';
+import { GraphCopier } from './ir/clone.js';
 import type { Model } from './ir/model.js';
-import { loadModel, writeFileAtomic } from './onnx/model-file.js';
+import { readModelFile, writeFileAtomic } from './onnx/model-file.js';
+import { appendToGraph } from './onnx/serde.js';
 import type { QuantEdge } from './quant/edges.js';
-import { quantEdges } from './quant/edges.js';
+import { carryEdges, quantEdges } from './quant/edges.js';
 import { computeQParams } from './quant/qparams.js';
 import type { QParams } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
@@ -114,7 +120,7 @@ export interface CompileResult {
   readonly cacheIo: { readonly mode: CacheIoMode; readonly tensors: readonly CacheTensor[] };
 }
 
-/** Sites and the rule plan of a freshly loaded model; the same for every copy of it. */
+/** Sites and the rule plan of a freshly loaded model */
 function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined, ckpt: InputCheckpoint | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[] } {
   const found = findSites(model, ATTENTION_PATTERNS);
   const rejected = found.rejected;
@@ -146,6 +152,25 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
 
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
+/**
+ * The observer graph, leaving `model` as it is: observers go into a clone, on the plan's edges
+ * carried over to it by the copier, and only what they added is appended to the file's bytes
+ * (no re-encoding of the model; see appendToGraph).
+ */
+export function observerGraph(model: Model, fileBytes: Uint8Array, edges: readonly QuantEdge[]): ObserverGraph {
+  const copier = new GraphCopier();
+  const copy = model.clone(copier);
+  const { observers, added } = insertObservers(copy, carryEdges(edges, (v) => copier.valueOf(v)));
+  return { bytes: appendToGraph(fileBytes, added), observers };
+}
+
+/** A clone of the model for layer-by-layer calibration to sort and cut, with the edges carried over. */
+function onClone(model: Model, edges: readonly QuantEdge[]): { model: Model; edges: QuantEdge[] } {
+  const copier = new GraphCopier();
+  const copy = model.clone(copier);
+  return { model: copy, edges: carryEdges(edges, (v) => copier.valueOf(v)) };
+}
+
 function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
   if (observer === undefined) return rules;
   const names = ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'];
@@ -164,7 +189,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   for (const w of rules.warnings) opts.warn(w);
   const ckpt = opts.checkpoint !== undefined ? readCheckpoint(opts.checkpoint) : undefined;
   if (ckpt !== undefined) checkCheckpointOutput(opts.outDir, ckpt);
-  const model = loadModel(opts.model);
+  const { model, bytes } = readModelFile(opts.model);
   const fromStats = opts.stats !== undefined && opts.stats.length > 0;
   let data: DataSet[] = [];
   if (!fromStats) {
@@ -195,7 +220,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     warn: opts.warn,
   });
   try {
-    return await compilePlanned(opts, rules, model, data, layout, writes, ckpt);
+    return await compilePlanned(opts, rules, model, bytes, data, layout, writes, ckpt);
   } finally {
     writes.release();
   }
@@ -205,6 +230,7 @@ async function compilePlanned(
   opts: CompileOptions,
   rules: RuleSet,
   model: Model,
+  bytes: Uint8Array,
   data: DataSet[],
   layout: OutputLayout,
   writes: WritePlan,
@@ -216,14 +242,14 @@ async function compilePlanned(
   const hasGroups = plans.some((p) => p.group !== undefined);
   const attentionClass = opts.attentionClass ?? (ckpt && hasGroups ? attentionClassOf(ckpt.config, join(ckpt.dir, 'config.json')) : undefined);
 
-  // Statistics: merged from files, or observed now on a second copy of the model.
+  // Statistics: merged from files, or observed now on a clone of the model.
   let stats: Omit<Stats, 'model'>;
   let calibrationSeconds = 0;
   let sets = 0;
   if (opts.stats !== undefined && opts.stats.length > 0) {
     const merged = mergeStats(opts.stats.map(readStats), opts.stats);
     stats = merged;
-    if (merged.model !== fileSha256(opts.model)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
+    if (merged.model !== modelHash(bytes)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
     if (JSON.stringify(stats.edges) !== JSON.stringify(edgeKeys(edges))) {
       throw new CtcError(`${opts.stats[0]}: these statistics cover other edges than rule set "${rules.name}" quantizes on ${opts.model}`);
     }
@@ -232,13 +258,10 @@ async function compilePlanned(
     if (opts.calibRandom !== undefined) {
       opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
     }
-    const copy = loadModel(opts.model);
-    const again = plan(copy, rules, opts.model, opts.stripPrefix, ckpt);
     const t0 = performance.now();
     const run = {
       modelPath: opts.model,
-      model: copy,
-      edges: again.edges,
+      edges,
       sets: data,
       providers: opts.providers ?? ['cpu'],
       ...(opts.threads ? { threads: opts.threads } : {}),
@@ -246,19 +269,19 @@ async function compilePlanned(
       progress: opts.progress,
       warn: opts.warn,
     };
-    const weights = copy.graph.initializers.reduce((n, v) => n + tensorBytes(v.initializer!), 0);
+    const weights = model.graph.initializers.reduce((n, v) => n + tensorBytes(v.initializer!), 0);
     const tooLarge = opts.maxDeviceMemory !== undefined && weights > opts.maxDeviceMemory;
     if (tooLarge && !opts.layerwise) opts.warn(`the weights (${size(weights)}) exceed --max-device-memory (${size(opts.maxDeviceMemory!)}): calibrating layer by layer`);
     stats =
       opts.layerwise || tooLarge
-        ? await calibrateLayerwise({ ...run, ...(opts.maxDeviceMemory !== undefined ? { budgetBytes: opts.maxDeviceMemory } : {}) })
-        : await calibrate(run);
+        ? await calibrateLayerwise({ ...run, ...onClone(model, edges), observe: insertObservers, ...(opts.maxDeviceMemory !== undefined ? { budgetBytes: opts.maxDeviceMemory } : {}) })
+        : await calibrate({ ...run, graph: observerGraph(model, bytes, edges) });
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }
   if (writes.saveStats !== undefined) {
     // Saved statistics name their model by its hash, so that --stats refuses another model's.
-    const saved: Stats = { ...stats, model: fileSha256(opts.model) };
+    const saved: Stats = { ...stats, model: modelHash(bytes) };
     makeFolder(dirname(writes.saveStats), `--save-stats ${opts.saveStats}`);
     writeFileAtomic(writes.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
   }

@@ -13,20 +13,23 @@ import { sortGraph } from '../ir/topo.js';
 import type { Model } from '../ir/model.js';
 import { tensorType } from '../ir/types.js';
 import { Value } from '../ir/value.js';
-import { loadModel } from '../onnx/model-file.js';
 import { encodeModel } from '../onnx/serde.js';
 import type { QuantEdge } from '../quant/edges.js';
-import { insertObservers } from '../../passes/insert-observers.js';
 import { createSession, dataTypeOfOrt, toOrtTensor } from './ort.js';
 import type { ort } from './ort.js';
 import { partitionByLayers } from './partition.js';
 import type { Part } from './partition.js';
+import type { Observer } from './observer-graph.js';
 import type { CalibrateOptions } from './run.js';
 import { edgeBatches, overDevices, sessionOptions } from './run.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
 
 export interface LayerwiseOptions extends CalibrateOptions {
+  /** The model (a copy this may sort); each part is cut from a clone of it. */
+  readonly model: Model;
+  /** Inserts observers on a part's edges (compile hands in passes/insert-observers). */
+  readonly observe: (part: Model, edges: readonly QuantEdge[]) => { readonly observers: readonly Observer[] };
   /** Weights one part may hold; undefined: one decoder layer per part. */
   readonly budgetBytes?: number;
   /** Told each part's node range and weight bytes before it runs. */
@@ -47,12 +50,12 @@ function handedOn(part: Part): string[] {
 }
 
 /**
- * Cut a fresh copy of the model down to one part: nodes outside [start, end) removed, the
+ * Cut a clone of the model down to one part: nodes outside [start, end) removed, the
  * activations it receives as graph inputs (typed from the tensors that will be fed), the ones it
  * hands on as graph outputs, and only the weights and inputs its nodes read.
  */
-function partModel(modelPath: string, part: Part, received: ReadonlyMap<string, ort.Tensor>): Model {
-  const m = loadModel(modelPath);
+function partModel(source: Model, part: Part, received: ReadonlyMap<string, ort.Tensor>): Model {
+  const m = source.clone();
   sortGraph(m.graph);
   const g = m.graph;
   const nodes = [...g.nodes];
@@ -82,9 +85,9 @@ export async function calibrateLayerwise(opts: LayerwiseOptions): Promise<Omit<S
   try {
     for (const [pi, part] of parts.entries()) {
       opts.onPart?.(pi, part, parts.length);
-      const model = partModel(opts.modelPath, part, feeds[0]!);
+      const model = partModel(opts.model, part, feeds[0]!);
       const mine = edgesIn(model, part.edges.map((k) => opts.edges[k]!));
-      const observers = insertObservers(model, mine);
+      const { observers } = opts.observe(model, mine);
       const bytes = Buffer.concat(encodeModel(model).chunks);
       const fetches = [...new Set([...handedOn(part), ...observers.map((o) => o.output)])];
       await overDevices(opts.devices, (d) => createSession(bytes, sessionOptions(opts.modelPath, opts, d)), opts.sets.length, async (session, si) => {

@@ -1,17 +1,14 @@
 /**
- * The calibration runner: runs the observer graph with onnxruntime over the data sets and
- * collects, per set, the per-head statistics of every quantized edge.
+ * The calibration runner: runs the observer graph (built by compile, see observer-graph.ts)
+ * with onnxruntime over the data sets and collects, per set, the per-head statistics of every
+ * quantized edge.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Model } from '../ir/model.js';
-import { appendToGraph } from '../onnx/serde.js';
-import type { GraphAdditions } from '../onnx/serde.js';
 import type { QuantEdge } from '../quant/edges.js';
-import { insertObservers } from '../../passes/insert-observers.js';
-import type { Observer } from '../../passes/insert-observers.js';
 import type { DataSet } from './data.js';
+import type { Observer, ObserverGraph } from './observer-graph.js';
 import { mseRange } from './observers.js';
 import type { ExecutionProvider } from './ort.js';
 import { createSession, ortToFloat64, toOrtTensor } from './ort.js';
@@ -30,10 +27,10 @@ export interface Progress {
 
 export const silentProgress: Progress = { start: () => {}, tick: () => {}, done: () => {} };
 
+/** What both runners (whole graph here, layer by layer in layerwise.ts) are given. */
 export interface CalibrateOptions {
+  /** The model file observed (its folder holds the external data). */
   readonly modelPath: string;
-  /** A fresh copy of the model (observers are inserted into it). */
-  readonly model: Model;
   readonly edges: readonly QuantEdge[];
   readonly sets: readonly DataSet[];
   readonly providers: readonly ExecutionProvider[];
@@ -44,20 +41,27 @@ export interface CalibrateOptions {
   readonly warn: (m: string) => void;
 }
 
+export interface WholeGraphOptions extends CalibrateOptions {
+  readonly graph: ObserverGraph;
+}
+
+/** The hash saved statistics name their model by, from the model file's bytes. */
+export function modelHash(fileBytes: Uint8Array): string {
+  return createHash('sha256').update(fileBytes).digest('hex');
+}
+
 export function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return modelHash(readFileSync(path));
 }
 
 /**
- * A session on the observer graph: the model file's own bytes with the observers appended
- * (appendToGraph), in memory; external data is read from the model's folder, where nothing is
- * written.
+ * A session on the observer graph, in memory; external data is read from the model's folder,
+ * where nothing is written.
  */
-async function sessionFor(modelPath: string, added: GraphAdditions, opts: CalibrateOptions, deviceId: number | undefined) {
+async function sessionFor(graph: ObserverGraph, opts: CalibrateOptions, deviceId: number | undefined) {
   // Observing needs no graph optimization (onnxruntime's own calibrator disables it too); it
   // would only make the session slower to create.
-  const bytes = appendToGraph(readFileSync(modelPath), added);
-  return createSession(bytes, sessionOptions(modelPath, opts, deviceId));
+  return createSession(graph.bytes, sessionOptions(opts.modelPath, opts, deviceId));
 }
 
 /** Options of every calibration session: no optimization, external data read in place. */
@@ -148,17 +152,13 @@ export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly
 }
 
 /** Observed statistics, per set; the caller names the model (a hash only files need). */
-export async function calibrate(opts: CalibrateOptions): Promise<Omit<Stats, 'model'>> {
-  const g = opts.model.graph;
-  const before = { nodes: g.nodes.length, outputs: g.outputs.length, initializers: g.initializers.length };
-  const observers: Observer[] = insertObservers(opts.model, opts.edges);
-  // insertObservers only appends: what it added is the tail of each list.
-  const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
+export async function calibrate(opts: WholeGraphOptions): Promise<Omit<Stats, 'model'>> {
+  const observers = opts.graph.observers;
   const fetches = [...new Set(observers.map((o) => o.output))];
   opts.progress.start(opts.sets.length, 'calibrating');
   let batches: Batch[];
   try {
-    batches = await overDevices(opts.devices, (d) => sessionFor(opts.modelPath, added, opts, d), opts.sets.length, async (session, i) => {
+    batches = await overDevices(opts.devices, (d) => sessionFor(opts.graph, opts, d), opts.sets.length, async (session, i) => {
       const set = opts.sets[i]!;
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of set.load()) feeds[name] = toOrtTensor(t);

@@ -2,6 +2,7 @@
  * A Model: the main graph, opset imports, local functions and metadata, plus the folder that
  * external data locations are relative to.
  */
+import { GraphCopier } from './clone.js';
 import type { Graph } from './graph.js';
 import type { Node } from './node.js';
 import { NameAuthority } from './names.js';
@@ -39,11 +40,31 @@ export class Model {
   /** Opaque: the decoded ModelProto. */
   source: unknown;
 
-  constructor(graph: Graph, irVersion: number, opsetImports: Map<string, number>) {
+  constructor(graph: Graph, irVersion: number, opsetImports: Map<string, number>, names?: NameAuthority) {
     this.graph = graph;
     this.irVersion = irVersion;
     this.opsetImports = opsetImports;
-    this.names = NameAuthority.forGraph(graph);
+    this.names = names ?? NameAuthority.forGraph(graph);
+  }
+
+  /**
+   * A copy to rewrite independently: graphs, nodes, values, use lists, functions and metadata
+   * are new objects; tensor storage is shared, never copied (see clone.ts). Pass a copier to
+   * find the copy of a value or node of this model afterwards (`copier.valueOf(v)`).
+   */
+  clone(copier = new GraphCopier()): Model {
+    const graph = copier.copy(this.graph);
+    const m = new Model(graph, this.irVersion, new Map(this.opsetImports), this.names.copyFor(graph));
+    m.producerName = this.producerName;
+    m.producerVersion = this.producerVersion;
+    m.domain = this.domain;
+    m.modelVersion = this.modelVersion;
+    m.docString = this.docString;
+    m.metadataProps = this.metadataProps.map(([k, v]) => [k, v]);
+    m.functions.push(...this.functions.map((f) => ({ ...f, body: copier.copy(f.body) })));
+    m.baseDir = this.baseDir;
+    m.source = this.source;
+    return m;
   }
 
   opsetVersion(domain = ''): number | undefined {

@@ -19,6 +19,15 @@ export class NameAuthority {
     return a;
   }
 
+  /** The same state for a copy of the model whose main graph is `graph`: both hand out the same names next. */
+  copyFor(graph: Graph): NameAuthority {
+    const a = new NameAuthority();
+    if (this.pending !== undefined) a.pending = graph;
+    for (const n of this.used) a.used.add(n);
+    for (const [k, v] of this.next) a.next.set(k, v);
+    return a;
+  }
+
   private ready(): void {
     if (this.pending === undefined) return;
     const g = this.pending;

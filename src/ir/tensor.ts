@@ -49,6 +49,18 @@ export class Tensor {
     return new Tensor(name, DataType.INT64, dims, { kind: 'raw', bytes });
   }
 
+  /**
+   * A new Tensor object over the same storage (and, for external data already read, the same
+   * bytes): no byte is copied. Renaming the copy leaves this one's name alone.
+   */
+  clone(): Tensor {
+    const c = new Tensor(this.name, this.dataType, this.dims, this.storage);
+    c.docString = this.docString;
+    c.source = this.source;
+    c.loaded = this.loaded;
+    return c;
+  }
+
   get size(): number {
     return this.dims.reduce((a, b) => a * b, 1);
   }

@@ -54,12 +54,20 @@ export function externalResolver(modelFile: string): ExternalResolver {
   };
 }
 
-export function loadModel(path: string): Model {
+/**
+ * Read a model file once: its bytes and the model decoded (and verified) from them. Inline
+ * tensors are views into those bytes, so keeping both costs nothing more than the model.
+ */
+export function readModelFile(path: string): { model: Model; bytes: Uint8Array } {
   requireFile(path);
   const bytes = readFileSync(path);
   const model = decodeModel(bytes, { file: path, baseDir: dirname(resolve(path)), resolveExternal: externalResolver(path) });
   verifyModel(model, path);
-  return model;
+  return { model, bytes };
+}
+
+export function loadModel(path: string): Model {
+  return readModelFile(path).model;
 }
 
 /**

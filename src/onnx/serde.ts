@@ -547,13 +547,16 @@ class Encoder {
   attribute(a: Attribute): AttributeProto {
     const src = a.source as AttributeSource | undefined;
     const v = a.value;
-    if (src !== undefined && src.value === v && src.proto.name === a.name) {
-      // Same value object: only nested graphs and tensors may have changed inside.
-      if (v.kind === 'graph') return Object.assign(cloneMessage(src.proto), { g: this.graph(v.value) });
-      if (v.kind === 'graphs') return Object.assign(cloneMessage(src.proto), { graphs: v.value.map((g) => this.graph(g)) });
-      if (v.kind === 'tensor') return Object.assign(cloneMessage(src.proto), { t: this.tensor(v.value) });
-      if (v.kind === 'tensors') return Object.assign(cloneMessage(src.proto), { tensors: v.value.map((t) => this.tensor(t)) });
-      return src.proto;
+    if (src !== undefined && src.proto.name === a.name) {
+      // Graphs and tensors are encoded from the IR anyway, so the message is reused whenever the
+      // kind is the same (a model's clone holds copies of them); scalars only while unchanged.
+      if (v.kind !== src.value.kind) {
+        /* replaced by another kind: a new message below */
+      } else if (v.kind === 'graph') return Object.assign(cloneMessage(src.proto), { g: this.graph(v.value) });
+      else if (v.kind === 'graphs') return Object.assign(cloneMessage(src.proto), { graphs: v.value.map((g) => this.graph(g)) });
+      else if (v.kind === 'tensor') return Object.assign(cloneMessage(src.proto), { t: this.tensor(v.value) });
+      else if (v.kind === 'tensors') return Object.assign(cloneMessage(src.proto), { tensors: v.value.map((t) => this.tensor(t)) });
+      else if (src.value === v) return src.proto;
     }
     const p = create(AttributeProtoSchema, { name: a.name });
     switch (v.kind) {

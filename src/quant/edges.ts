@@ -5,6 +5,7 @@
  */
 import type { Edge } from '../attention/site.js';
 import type { SitePlan } from '../rules/targets.js';
+import type { Value } from '../ir/value.js';
 import type { QuantizationArgs } from './args.js';
 
 export type Role = 'q' | 'k' | 'v';
@@ -48,4 +49,9 @@ export function perAxisValues(perHead: ArrayLike<number>, edge: Edge, headDim: n
     else out.push(perHead[h]!);
   }
   return out;
+}
+
+/** The same edges on a copy of the model (Model.clone): each tensor's value replaced by its copy. */
+export function carryEdges(edges: readonly QuantEdge[], valueOf: (v: Value) => Value): QuantEdge[] {
+  return edges.map((e) => ({ ...e, tensors: e.tensors.map((t) => ({ ...t, value: valueOf(t.value) })) }));
 }

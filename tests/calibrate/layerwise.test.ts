@@ -12,7 +12,9 @@ import type { Session } from '../../src/calibrate/ort.js';
 import { partitionByLayers, tensorBytes } from '../../src/calibrate/partition.js';
 import { calibrate, overDevices, silentProgress } from '../../src/calibrate/run.js';
 import { CtcError } from '../../src/errors.js';
-import { loadModel } from '../../src/onnx/model-file.js';
+import { observerGraph } from '../../src/compile.js';
+import { readModelFile } from '../../src/onnx/model-file.js';
+import { insertObservers } from '../../passes/insert-observers.js';
 import { quantEdges } from '../../src/quant/edges.js';
 import { loadRuleSet } from '../../src/rules/load.js';
 import { planSites } from '../../src/rules/targets.js';
@@ -21,12 +23,15 @@ import { corpusModel } from '../harness/paths.js';
 
 function setup(name: string, rules: string, observer?: string) {
   const path = corpusModel(name);
-  const model = loadModel(path);
+  const { model, bytes } = readModelFile(path);
   const r = loadRuleSet(rules);
   const withObs = observer ? { ...r, kvCacheScheme: r.kvCacheScheme ? { ...r.kvCacheScheme, observer } : null } : r;
   const edges = quantEdges(planSites(withObs as typeof r, findSites(model, ATTENTION_PATTERNS).sites));
-  return { path, model, edges, sets: testDataSets(model, path, [], '0-2'), providers: ['cpu'] as const, progress: silentProgress, warn: () => {} };
+  return { path, model, bytes, edges, sets: testDataSets(model, path, [], '0-2'), providers: ['cpu'] as const, progress: silentProgress, warn: () => {} };
 }
+
+/** The whole-graph run on the observer graph compile builds. */
+const whole = (s: ReturnType<typeof setup>) => calibrate({ ...s, modelPath: s.path, graph: observerGraph(s.model, s.bytes, s.edges) });
 
 describe('layer-by-layer calibration equals the whole-graph run', () => {
   const cases: [string, string, string?][] = [
@@ -38,11 +43,11 @@ describe('layer-by-layer calibration equals the whole-graph run', () => {
     ['bert-random-ts-eager', 'fp8-tensor'],
   ];
   it.each(cases)('%s, %s %s', async (name, rules, observer) => {
-    const whole = await calibrate({ ...setup(name, rules, observer), modelPath: corpusModel(name) });
+    const reference = await whole(setup(name, rules, observer));
     const parts: number[] = [];
-    const layered = await calibrateLayerwise({ ...setup(name, rules, observer), modelPath: corpusModel(name), onPart: (_i, _p, n) => parts.push(n) });
+    const layered = await calibrateLayerwise({ ...setup(name, rules, observer), modelPath: corpusModel(name), observe: insertObservers, onPart: (_i, _p, n) => parts.push(n) });
     expect(parts.length).toBeGreaterThan(1);
-    expect(layered).toEqual(whole);
+    expect(layered).toEqual(reference);
   });
 
   it('groups layers under a weight budget, and still gives the same numbers', async () => {
@@ -58,9 +63,9 @@ describe('layer-by-layer calibration equals the whole-graph run', () => {
     expect(grouped.flatMap((p) => p.edges).sort((a, b) => a - b)).toEqual(s.edges.map((_, i) => i));
     // What one part hands on is what the next receives.
     expect(grouped[0]!.carriedOut).toEqual(grouped[1]!.carriedIn);
-    const whole = await calibrate({ ...s, modelPath: s.path });
-    const layered = await calibrateLayerwise({ ...setup('llama-gqa-bytes-ts-eager', 'fp8-head'), modelPath: s.path, budgetBytes: Math.ceil(total * 0.6) });
-    expect(layered).toEqual(whole);
+    const reference = await whole(s);
+    const layered = await calibrateLayerwise({ ...setup('llama-gqa-bytes-ts-eager', 'fp8-head'), modelPath: s.path, observe: insertObservers, budgetBytes: Math.ceil(total * 0.6) });
+    expect(layered).toEqual(reference);
   });
 
   it('a budget below one layer is a user error that names the size needed', () => {

@@ -16,6 +16,8 @@ import { loadRuleSet } from '../../src/rules/load.js';
 import { planSites } from '../../src/rules/targets.js';
 import { corpusModel } from '../harness/paths.js';
 import { bytesOf } from '../harness/rewrite.js';
+import { observerGraph } from '../../src/compile.js';
+import { readModelFile } from '../../src/onnx/model-file.js';
 
 describe('appendToGraph', () => {
   for (const [name, rules] of [
@@ -26,9 +28,7 @@ describe('appendToGraph', () => {
       const file = corpusModel(name);
       const m = loadModel(file);
       const g = m.graph;
-      const before = { nodes: g.nodes.length, outputs: g.outputs.length, initializers: g.initializers.length };
-      insertObservers(m, quantEdges(planSites(loadRuleSet(rules), findSites(m, ATTENTION_PATTERNS).sites)));
-      const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
+      const { added } = insertObservers(m, quantEdges(planSites(loadRuleSet(rules), findSites(m, ATTENTION_PATTERNS).sites)));
       expect(added.nodes.length).toBeGreaterThan(24);
       const merged = decodeModel(appendToGraph(readFileSync(file), added), { file: 'merged' });
       verifyModel(merged);
@@ -37,4 +37,17 @@ describe('appendToGraph', () => {
       expect(Buffer.compare(Buffer.from(bytesOf(merged)), Buffer.from(bytesOf(m)))).toBe(0);
     });
   }
+
+  it("compile's observer graph (observers on a clone, edges carried over) = observers on a second decode of the file, and the model is left as read", () => {
+    const file = corpusModel('gpt2-bytes-ts-eager');
+    const rules = loadRuleSet('int8-head');
+    const { model, bytes } = readModelFile(file);
+    const edges = quantEdges(planSites(rules, findSites(model, ATTENTION_PATTERNS).sites));
+    const observed = observerGraph(model, bytes, edges);
+    const second = loadModel(file);
+    const { added, observers } = insertObservers(second, quantEdges(planSites(rules, findSites(second, ATTENTION_PATTERNS).sites)));
+    expect(Buffer.compare(Buffer.from(observed.bytes), Buffer.from(appendToGraph(readFileSync(file), added)))).toBe(0);
+    expect(observed.observers).toEqual(observers);
+    expect(Buffer.compare(Buffer.from(bytesOf(model)), readFileSync(file))).toBe(0);
+  });
 });
