@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { compile, observerGraph } from '../src/compile.js';
 import { ATTENTION_PATTERNS } from '../src/attention/patterns/index.js';
 import { findSites } from '../src/attention/find-sites.js';
-import { testDataSets } from '../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../src/calibrate/data.js';
 import { createSession, toOrtTensor } from '../src/calibrate/ort.js';
 import { calibrate } from '../src/calibrate/run.js';
 import { loadModel, readModelFile } from '../src/onnx/model-file.js';
@@ -48,7 +48,7 @@ function cpuMs(): number {
 
 async function plain(path: string): Promise<Timed> {
   const model = loadModel(path);
-  const sets = testDataSets(model, path, [], '0-7');
+  const sets = testDataSets(model, findDataSets(path, [], '0-7'));
   const t0 = cpuMs();
   const session = await createSession(path, { optimization: 'basic', intraOpThreads: 1 });
   const t1 = cpuMs();
@@ -65,7 +65,7 @@ async function plain(path: string): Promise<Timed> {
 async function observed(path: string): Promise<Timed> {
   const { model, bytes } = readModelFile(path);
   const edges = quantEdges(planSites(rules, findSites(model, ATTENTION_PATTERNS).sites));
-  const sets = testDataSets(model, path, [], '0-7');
+  const sets = testDataSets(model, findDataSets(path, [], '0-7'));
   const t0 = cpuMs();
   let t1 = 0;
   await calibrate({
@@ -88,7 +88,7 @@ const { values: args } = parseArgs({ options: { ep: { type: 'string', default: '
 /** Wall ms per set after the first, over the sets, for plain inference or calibration on CUDA. */
 async function perSetCuda(path: string, observe: boolean): Promise<number> {
   const { model, bytes } = readModelFile(path);
-  const sets = testDataSets(model, path, [], args.sets);
+  const sets = testDataSets(model, findDataSets(path, [], args.sets));
   const stamps: number[] = [];
   if (observe) {
     const edges = quantEdges(planSites(rules, findSites(model, ATTENTION_PATTERNS).sites));

@@ -22,7 +22,7 @@ import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { findSites } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
-import { testDataSets, randomSets } from './calibrate/data.js';
+import { findDataSets, randomSets, testDataSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
 import { reduceObserver } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
@@ -189,12 +189,14 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   for (const w of rules.warnings) opts.warn(w);
   const ckpt = opts.checkpoint !== undefined ? readCheckpoint(opts.checkpoint) : undefined;
   if (ckpt !== undefined) checkCheckpointOutput(opts.outDir, ckpt);
-  const { model, bytes } = readModelFile(opts.model);
+  // The data sets are chosen by folder name before the model is read, so a bad selection fails at once.
   const fromStats = opts.stats !== undefined && opts.stats.length > 0;
+  const setDirs = fromStats || opts.calibRandom !== undefined ? [] : findDataSets(opts.model, opts.calib ?? [], opts.calibSets);
+  const { model, bytes } = readModelFile(opts.model);
   let data: DataSet[] = [];
   if (!fromStats) {
     if (opts.calibRandom !== undefined) data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
-    else data = testDataSets(model, opts.model, opts.calib ?? [], opts.calibSets);
+    else data = testDataSets(model, setDirs);
   }
 
   // Before any work: every write checked against every read; the staging folder taken.

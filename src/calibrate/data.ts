@@ -25,18 +25,57 @@ export interface DataSet {
   load(): Map<string, Tensor>;
 }
 
-/** "0-7", "3", "0-3,8" -> the set numbers. */
-export function parseSetRange(text: string): Set<number> {
-  const out = new Set<number>();
-  for (const part of text.split(',')) {
+/**
+ * A selection of set numbers ("0-7", "3", "0-3,8") kept as intervals, so that a range of any
+ * size costs nothing: `0-100000000` is two numbers, not a hundred million.
+ */
+export interface SetRange {
+  readonly text: string;
+  readonly intervals: readonly (readonly [number, number])[];
+  has(n: number): boolean;
+}
+
+/** "0-7", "3", "0-3,8" -> the selection; `option` names the flag in the message. */
+export function parseSetRange(text: string, option = '--calib-sets'): SetRange {
+  const intervals: [number, number][] = [];
+  for (const part of String(text).split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(part);
-    if (!m) throw new UsageError(`"${text}" is not a set range; write e.g. 0-7, 3 or 0-3,8`);
+    if (!m) throw new UsageError(`${option} ${text}: "${part}" is not a set number or range; write e.g. 0-7, 3 or 0-3,8`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new UsageError(`set range ${part} runs backwards`);
-    for (let i = a; i <= b; i++) out.add(i);
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw new UsageError(`${option} ${text}: ${part} is past the largest set number ctc can name (${Number.MAX_SAFE_INTEGER})`);
+    if (b < a) throw new UsageError(`${option} ${text}: the range ${part} runs backwards; write ${b}-${a}`);
+    intervals.push([a, b]);
   }
-  return out;
+  return { text, intervals, has: (n) => intervals.some(([a, b]) => n >= a && n <= b) };
+}
+
+/** Sorted distinct numbers -> "0-7, 9, 12-13". */
+function spans(numbers: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
+    out.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** The parts of the selection's intervals that no found number covers, as "8-100000000, 20". */
+function missingSpans(range: SetRange, found: ReadonlySet<number>): string {
+  const sorted = [...found].sort((x, y) => x - y);
+  const out: string[] = [];
+  for (const [a, b] of range.intervals) {
+    let next = a;
+    for (const n of sorted) {
+      if (n < next || n > b) continue;
+      if (n > next) out.push(n - 1 === next ? `${next}` : `${next}-${n - 1}`);
+      next = n + 1;
+    }
+    if (next <= b) out.push(next === b ? `${next}` : `${next}-${b}`);
+  }
+  return out.join(', ');
 }
 
 const setNumber = (dir: string): number | undefined => {
@@ -45,7 +84,7 @@ const setNumber = (dir: string): number | undefined => {
 };
 
 /** The set folders under `roots` (a root may itself be a set), in natural order. */
-export function findSetDirs(roots: readonly string[], selected: Set<number> | undefined): string[] {
+export function findSetDirs(roots: readonly string[], selected: SetRange | undefined): string[] {
   const dirs: string[] = [];
   for (const root of roots) {
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`${root}: no such data folder`);
@@ -62,9 +101,12 @@ export function findSetDirs(roots: readonly string[], selected: Set<number> | un
   }
   const chosen = selected === undefined ? dirs : dirs.filter((d) => selected.has(setNumber(d) ?? -1));
   if (selected !== undefined) {
-    const found = new Set(chosen.map((d) => setNumber(d)));
-    const missing = [...selected].filter((n) => !found.has(n));
-    if (missing.length > 0) throw new UsageError(`sets ${missing.join(', ')} are not in ${roots.join(', ')} (found ${dirs.map((d) => setNumber(d)).join(', ')})`);
+    const found = new Set(chosen.map((d) => setNumber(d) ?? -1));
+    const missing = missingSpans(selected, found);
+    if (missing !== '') {
+      const have = [...new Set(dirs.map((d) => setNumber(d)).filter((n) => n !== undefined))].sort((x, y) => x - y);
+      throw new UsageError(`sets ${missing} are not in ${roots.join(', ')} (it has set${have.length === 1 ? '' : 's'} ${spans(have) || 'none by number'}); choose among those`);
+    }
   }
   if (chosen.length === 0) throw new UsageError(`no data sets selected in ${roots.join(', ')}`);
   return chosen;
@@ -102,11 +144,19 @@ export function checkInputs(model: Model, set: string, tensors: readonly Tensor[
   return feeds;
 }
 
-export function testDataSets(model: Model, modelPath: string, roots: readonly string[], range: string | undefined): DataSet[] {
+/**
+ * The set folders that `range` selects under `roots` (default: beside the model); `option`
+ * names the flag. Only folder names are read, so a bad selection fails before any data or model.
+ */
+export function findDataSets(modelPath: string, roots: readonly string[], range: string | undefined, option = '--calib-sets'): string[] {
   const rootDirs = roots.length > 0 ? roots : [dirname(resolve(modelPath))];
-  const selected = range === undefined ? undefined : parseSetRange(range);
-  const dirs = findSetDirs(rootDirs, selected);
-  const several = rootDirs.length > 1;
+  return findSetDirs(rootDirs, range === undefined ? undefined : parseSetRange(range, option));
+}
+
+/** Data sets over the folders `findDataSets` chose; each is read and checked when it runs. */
+export function testDataSets(model: Model, dirs: readonly string[]): DataSet[] {
+  // Keys name the parent folder too when the sets come from several folders.
+  const several = new Set(dirs.map((d) => dirname(d))).size > 1;
   const inputFiles = (dir: string): string[] => {
     const files: string[] = [];
     for (let i = 0; existsSync(join(dir, `input_${i}.pb`)); i++) files.push(join(dir, `input_${i}.pb`));

@@ -8,6 +8,8 @@ import type { LinkWeights, PlaceMethod } from '../emit/output.js';
 import type { CacheIoMode } from '../../passes/cache-io.js';
 import type { ExecutionProvider } from '../calibrate/ort.js';
 import { UsageError } from '../errors.js';
+import { parseSetRange } from '../calibrate/data.js';
+import { parseCalibRandom, parseDims, parseThreads } from './options.js';
 import { makeProgress } from './progress.js';
 import { table } from './table.js';
 
@@ -18,11 +20,11 @@ export interface CompileFlags {
   readonly force: boolean;
   readonly calib?: string[] | undefined;
   readonly calibSets?: string | undefined;
-  readonly calibRandom?: number | undefined;
+  readonly calibRandom?: string | undefined;
   readonly dim?: string[] | undefined;
   readonly observer?: string | undefined;
   readonly ep: string;
-  readonly threads?: number | undefined;
+  readonly threads?: string | undefined;
   readonly devices?: string | undefined;
   readonly layerwise: boolean;
   readonly maxDeviceMemory?: string | undefined;
@@ -67,16 +69,6 @@ function parseCacheIo(v: string | undefined): CacheIoMode {
   throw new UsageError(`--cache-io ${v}: float (past/present in float, as the input model) or quantized (in the KV cache's storage type)`);
 }
 
-function parseDims(dims: readonly string[] | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const d of dims ?? []) {
-    const m = /^([^=]+)=(\d+)$/.exec(d);
-    if (!m) throw new UsageError(`--dim ${d}: write NAME=N, e.g. --dim batch=1`);
-    out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
-
 /** Default output folder: <model folder name>-<rules> in the current directory. */
 export function defaultOutDir(model: string, rules: string): string {
   const stem = basename(dirname(resolve(model)));
@@ -85,6 +77,13 @@ export function defaultOutDir(model: string, rules: string): string {
 
 export async function compileCommand(f: CompileFlags, out: (s: string) => void): Promise<void> {
   if (f.stats && (f.calib || f.calibSets || f.calibRandom !== undefined)) throw new UsageError('--stats compiles from saved statistics: it cannot be combined with --calib, --calib-sets or --calib-random');
+  // Every number is checked before any work (nothing is read until these pass).
+  const calibRandom = f.calibRandom === undefined ? undefined : parseCalibRandom(f.calibRandom);
+  if (calibRandom !== undefined && (f.calib || f.calibSets)) throw new UsageError('--calib-random draws random inputs: it cannot be combined with --calib or --calib-sets');
+  if (f.dim !== undefined && calibRandom === undefined) throw new UsageError('--dim sizes the random inputs of --calib-random; without --calib-random the data sets give the sizes: drop --dim');
+  const dims = parseDims(f.dim);
+  const threads = f.threads === undefined ? undefined : parseThreads(f.threads);
+  if (f.calibSets !== undefined) parseSetRange(f.calibSets, '--calib-sets');
   const warn = (m: string): void => {
     process.stderr.write(`ctc: warning: ${m}\n`);
   };
@@ -95,11 +94,11 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     force: f.force,
     ...(f.calib ? { calib: f.calib } : {}),
     ...(f.calibSets ? { calibSets: f.calibSets } : {}),
-    ...(f.calibRandom !== undefined ? { calibRandom: f.calibRandom } : {}),
-    dims: parseDims(f.dim),
+    ...(calibRandom !== undefined ? { calibRandom } : {}),
+    dims,
     ...(f.observer ? { observer: f.observer } : {}),
     providers: parseProviders(f.ep),
-    ...(f.threads ? { threads: f.threads } : {}),
+    ...(threads !== undefined ? { threads } : {}),
     ...(f.devices !== undefined ? { devices: parseDevices(f.devices, parseProviders(f.ep)) } : {}),
     layerwise: f.layerwise,
     ...(f.maxDeviceMemory !== undefined ? { maxDeviceMemory: parseBytes('--max-device-memory', f.maxDeviceMemory) } : {}),

@@ -5,7 +5,7 @@
  * and how often their top-1 predictions agree. Logits at position t predict the token at t+1.
  */
 import type { DataSet } from '../calibrate/data.js';
-import { testDataSets } from '../calibrate/data.js';
+import { findDataSets, testDataSets } from '../calibrate/data.js';
 import type { ExecutionProvider } from '../calibrate/ort.js';
 import { createSession, ortToFloat64, toOrtTensor } from '../calibrate/ort.js';
 import type { Progress } from '../calibrate/run.js';
@@ -50,13 +50,14 @@ function logSoftmax(row: Float64Array): Float64Array {
 }
 
 export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
+  const dirs = findDataSets(opts.reference, opts.data ?? [], opts.sets, '--sets');
   const refModel = loadModel(opts.reference);
   const candModel = loadModel(opts.candidate);
   const refOutputs = refModel.graph.outputs.map((v) => v.name);
   const candOutputs = new Set(candModel.graph.outputs.map((v) => v.name));
   const missing = refOutputs.filter((n) => !candOutputs.has(n));
   if (missing.length > 0) throw new CalibrationError(`${opts.candidate}: lacks the reference's output(s) ${missing.join(', ')}`);
-  const sets: DataSet[] = testDataSets(refModel, opts.reference, opts.data ?? [], opts.sets);
+  const sets: DataSet[] = testDataSets(refModel, dirs);
   const options = { providers: opts.providers ?? ['cpu' as const], optimization: 'disabled' as const, warn: opts.warn };
   const ref = await createSession(opts.reference, options);
   const cand = await createSession(opts.candidate, options);
