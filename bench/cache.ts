@@ -16,7 +16,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testDataSets } from '../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../src/calibrate/data.js';
 import { createSession } from '../src/calibrate/ort.js';
 import { silentProgress } from '../src/calibrate/run.js';
 import { compile } from '../src/compile.js';
@@ -77,7 +77,7 @@ async function side(file: string, prompt: number[]): Promise<Side> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ctc-bench-cache-'));
-const ids = testDataSets(loadModel(MODEL), MODEL, [], '8')[0]!.load().get('input_ids')!;
+const ids = testDataSets(loadModel(MODEL), findDataSets(MODEL, [], '8'))[0]!.load().get('input_ids')!;
 const prompt = Array.from(ids.toFloat32().slice(0, 16));
 console.log(`llama-gqa-bytes-ts-eager, ${STEPS} greedy steps, onnxruntime-node CPU, level all, 1 thread\n`);
 console.log('rule set        storage       KV bytes/token: float32  quantized  ratio    ms/step: float I/O  quantized I/O  ratio   same tokens');

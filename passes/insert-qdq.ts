@@ -31,7 +31,7 @@ import { DataType, encodeFromFloat32 } from '../src/onnx/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import { qdqRequirements, storageType } from '../src/quant/args.js';
 import type { QuantEdge } from '../src/quant/edges.js';
-import type { QParams } from '../src/quant/qparams.js';
+import type { QParams, ScaleType } from '../src/quant/qparams.js';
 import { scaleLayout } from '../src/quant/runtime-form.js';
 import { upgradeOpset } from './upgrade-opset.js';
 
@@ -74,6 +74,11 @@ export function activationFloatType(v: Value): DataType {
     }
   }
   return DataType.FLOAT;
+}
+
+/** The float type of a tensor's scale: the activation's own. */
+export function scaleTypeOf(t: Edge): ScaleType {
+  return activationFloatType(t.value) as ScaleType;
 }
 
 /** The Q node of a Q→DQ pair on `v`, or of the pair that produced `v` (through its guard). */

@@ -16,7 +16,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { insertObservers } from '../passes/insert-observers.js';
-import { alreadyQuantized, insertQdq } from '../passes/insert-qdq.js';
+import { alreadyQuantized, insertQdq, scaleTypeOf } from '../passes/insert-qdq.js';
 import { quantizeCacheIo } from '../passes/cache-io.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { findSites } from './attention/find-sites.js';
@@ -25,6 +25,7 @@ import type { Site } from './attention/site.js';
 import { findDataSets, randomSets, testDataSets } from './calibrate/data.js';
 import type { DataSet } from './calibrate/data.js';
 import { reduceObserver } from './calibrate/observers.js';
+import type { Range } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
 import { calibrateLayerwise } from './calibrate/layerwise.js';
 import { tensorBytes } from './calibrate/partition.js';
@@ -45,15 +46,15 @@ import type { LinkWeights, OutputLayout, WrittenOutput } from './emit/output.js'
 import { checkPathOptions, makeFolder, planWrites } from './emit/write-plan.js';
 import type { WritePlan } from './emit/write-plan.js';
 import { scalesJson } from './emit/scales.js';
-import { CtcError, UsageError } from './errors.js';
+import { CalibrationError, CtcError, UsageError } from './errors.js';
 import { GraphCopier } from './ir/clone.js';
 import type { Model } from './ir/model.js';
 import { readModelFile, writeFileAtomic } from './onnx/model-file.js';
 import { appendToGraph } from './onnx/serde.js';
 import type { QuantEdge } from './quant/edges.js';
 import { carryEdges, quantEdges } from './quant/edges.js';
-import { computeQParams } from './quant/qparams.js';
-import type { QParams } from './quant/qparams.js';
+import { computeQParams, scaleProblem } from './quant/qparams.js';
+import type { QParams, ScaleType } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/schema.js';
 import { planSites } from './rules/targets.js';
@@ -183,6 +184,21 @@ function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
   } as RuleSet;
 }
 
+/** Every scale of an edge must be a normal number of its type: QuantizeLinear divides by it. */
+function checkScales(e: QuantEdge, qp: QParams, r: Range, type: ScaleType, sets: number): void {
+  qp.scale.forEach((s, h) => {
+    const why = scaleProblem(s, type);
+    if (why === undefined) return;
+    const where = qp.scale.length > 1 ? ` (head ${h})` : '';
+    const fix = Number.isFinite(r.min[h]!) && Number.isFinite(r.max[h]!)
+      ? 'the activations on this edge are all but zero on the calibration data: calibrate on data that exercises this layer, or leave the site out with "ignore" in a rule file'
+      : 'the statistics are not finite numbers: calibrate again on finite data';
+    throw new CalibrationError(
+      `edge ${e.scaleName}${where} of ${e.tensors[0]!.value.name}: the scale would be ${s}, which is ${why}, from the observed range [${r.min[h]}, ${r.max[h]}] over ${sets} set(s); ${fix}. Nothing was written.`,
+    );
+  });
+}
+
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
   checkPathOptions(opts.outDir, opts.saveStats);
   const rules = withObserver(loadRuleSet(opts.rules), opts.observer);
@@ -290,7 +306,10 @@ async function compilePlanned(
 
   const qparams: QParams[] = edges.map((e, i) => {
     const r = reduceObserver(stats.batches, i, e.args);
-    return computeQParams(r.min, r.max, e.args);
+    const type = scaleTypeOf(e.tensors[0]!);
+    const qp = computeQParams(r.min, r.max, e.args, type);
+    checkScales(e, qp, r, type, sets);
+    return qp;
   });
   const opsetBefore = model.opsetVersion('') ?? 1;
   const rewrite = insertQdq(

@@ -139,9 +139,47 @@ export function checkInputs(model: Model, set: string, tensors: readonly Tensor[
     if (wrongType || wrongRank || wrongDim) {
       throw new CalibrationError(`${set}: input_${i}.pb is ${describe(t)}, but the model's input "${v.name}" expects ${expected}`);
     }
+    const bad = firstNonFinite(t);
+    if (bad !== undefined) {
+      throw new CalibrationError(
+        `${set}: input_${i}.pb ("${v.name}") element ${bad.index} (at [${unflatten(bad.index, t.dims).join(', ')}]) is ${bad.value}: ` +
+          'calibration needs finite numbers (a NaN or infinity would become a NaN or infinite scale); fix this set or leave it out with --calib-sets',
+      );
+    }
     feeds.set(v.name, t);
   });
   return feeds;
+}
+
+const FLOAT_TYPES: ReadonlySet<number> = new Set([
+  DataType.FLOAT,
+  DataType.DOUBLE,
+  DataType.FLOAT16,
+  DataType.BFLOAT16,
+  DataType.FLOAT8E4M3FN,
+  DataType.FLOAT8E4M3FNUZ,
+  DataType.FLOAT8E5M2,
+  DataType.FLOAT8E5M2FNUZ,
+]);
+
+/** The first NaN or ±Inf element of a floating-point tensor (in its own precision), if any. */
+export function firstNonFinite(t: Tensor): { index: number; value: number } | undefined {
+  if (!FLOAT_TYPES.has(t.dataType)) return undefined;
+  const b = t.bytes();
+  // Doubles are read as doubles: 1e300 is finite there though it overflows float32.
+  const values = t.dataType === DataType.DOUBLE ? new Float64Array(new Uint8Array(b).buffer) : t.toFloat32();
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return { index: i, value: values[i]! };
+  return undefined;
+}
+
+/** A flat element index -> its index on each axis. */
+function unflatten(index: number, dims: readonly number[]): number[] {
+  const out = new Array<number>(dims.length);
+  for (let k = dims.length - 1; k >= 0; k--) {
+    out[k] = index % dims[k]!;
+    index = Math.floor(index / dims[k]!);
+  }
+  return out;
 }
 
 /**

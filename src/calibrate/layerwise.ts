@@ -21,7 +21,7 @@ import { partitionByLayers } from './partition.js';
 import type { Part } from './partition.js';
 import type { Observer } from './observer-graph.js';
 import type { CalibrateOptions } from './run.js';
-import { edgeBatches, overDevices, sessionOptions } from './run.js';
+import { checkFinite, edgeBatches, overDevices, sessionOptions } from './run.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
 
@@ -93,7 +93,9 @@ export async function calibrateLayerwise(opts: LayerwiseOptions): Promise<Omit<S
       await overDevices(opts.devices, (d) => createSession(bytes, sessionOptions(opts.modelPath, opts, d)), opts.sets.length, async (session, si) => {
         const have = feeds[si]!;
         const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, have.get(n)!])), fetches);
-        edgeBatches(out, observers, mine).forEach((b, k) => (perSet[si]![part.edges[k]!] = b));
+        const observed = edgeBatches(out, observers, mine);
+        checkFinite(opts.sets[si]!.key, mine, observed);
+        observed.forEach((b, k) => (perSet[si]![part.edges[k]!] = b));
         // Keep the set's own inputs (a later part may read them) and what this part hands on.
         for (const name of part.carriedIn) if (!part.carriedOut.includes(name)) have.delete(name);
         for (const name of handedOn(part)) have.set(name, out[name]!);

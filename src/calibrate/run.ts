@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { CalibrationError } from '../errors.js';
 import type { QuantEdge } from '../quant/edges.js';
 import type { DataSet } from './data.js';
 import type { Observer, ObserverGraph } from './observer-graph.js';
@@ -151,6 +152,24 @@ export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly
   });
 }
 
+/**
+ * Observed activations must be finite: a model that overflows (or makes NaN) on the user's data
+ * would otherwise give NaN or infinite scales. The message names the set, the edge and the head.
+ */
+export function checkFinite(set: string, edges: readonly QuantEdge[], batches: readonly EdgeBatch[]): void {
+  batches.forEach((b, k) => {
+    const e = edges[k]!;
+    for (let h = 0; h < b.min.length; h++) {
+      const bad = [b.min[h]!, b.max[h]!].find((x) => !Number.isFinite(x));
+      if (bad === undefined) continue;
+      throw new CalibrationError(
+        `${set}: the model's activations on edge ${e.scaleName} (${e.tensors.map((t) => t.value.name).join(', ')}) reach ${bad} on head ${h}: ` +
+          'the model overflows or makes NaN on this data, and no finite scale can cover it; check this set (its inputs are finite), or leave it out with --calib-sets',
+      );
+    }
+  });
+}
+
 /** Observed statistics, per set; the caller names the model (a hash only files need). */
 export async function calibrate(opts: WholeGraphOptions): Promise<Omit<Stats, 'model'>> {
   const observers = opts.graph.observers;
@@ -163,8 +182,10 @@ export async function calibrate(opts: WholeGraphOptions): Promise<Omit<Stats, 'm
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of set.load()) feeds[name] = toOrtTensor(t);
       const out = await session.run(feeds, fetches);
+      const edges = edgeBatches(out, observers, opts.edges);
+      checkFinite(set.key, opts.edges, edges);
       opts.progress.tick(set.key);
-      return { set: set.key, edges: edgeBatches(out, observers, opts.edges) };
+      return { set: set.key, edges };
     });
   } finally {
     opts.progress.done();
