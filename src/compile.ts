@@ -33,7 +33,7 @@ import type { ObserverGraph } from './calibrate/observer-graph.js';
 import { calibrate, modelHash } from './calibrate/run.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
-import { edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
+import { checkStatsEdges, edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
 import { attentionClassOf, checkCheckpointOutput, checkpointLayout, checkpointPrefix, checkServableByVllm, readCheckpoint, scaleTensors, writeCheckpoint } from './emit/checkpoint.js';
 import type { InputCheckpoint, WrittenCheckpoint } from './emit/checkpoint.js';
 import { quantizationConfig, sortKeys } from './emit/config.js';
@@ -268,9 +268,7 @@ async function compilePlanned(
     const merged = mergeStats(opts.stats.map(readStats), opts.stats);
     stats = merged;
     if (merged.model !== modelHash(bytes)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
-    if (JSON.stringify(stats.edges) !== JSON.stringify(edgeKeys(edges))) {
-      throw new CtcError(`${opts.stats[0]}: these statistics cover other edges than rule set "${rules.name}" quantizes on ${opts.model}`);
-    }
+    checkStatsEdges(stats, edgeKeys(edges), opts.stats[0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
     sets = stats.batches.length;
   } else {
     if (opts.calibRandom !== undefined) {
