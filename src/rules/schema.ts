@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { RuleError } from '../errors.js';
 import type { ObserverName, QuantizationArgs, Strategy } from '../quant/args.js';
+import { compileTargetRegex } from './regex.js';
 
 const STRATEGIES = ['tensor', 'channel', 'group', 'block', 'token', 'tensor_group', 'attn_head'] as const;
 const OBSERVERS = ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'] as const;
@@ -157,10 +158,7 @@ export function parseRuleSet(json: unknown, name: string, file: string, locate?:
 
 function checkTarget(t: string, path: string, fail: (p: string, m: string) => never): void {
   if (t.startsWith('re:')) {
-    try {
-      new RegExp(t.slice(3));
-    } catch (e) {
-      fail(path, `invalid regular expression ${t}: ${(e as Error).message}`);
-    }
+    const re = compileTargetRegex(t.slice(3));
+    if ('error' in re) fail(path, `invalid regular expression ${t}: ${re.error}`);
   } else if (t === '') fail(path, 'empty target');
 }

@@ -2,7 +2,7 @@
  * Which sites a rule set quantizes, and how: targets and ignore entries are `attention` (every
  * site), a class-like name ending in "Attention" (LlamaAttention: every site, since an ONNX
  * graph has no Python classes), an exact site name, or `re:<regex>` matched from the start of
- * the site name as Python's re.match does.
+ * the site name as Python's re.match does, in linear time (regex.ts).
  *
  * Narrow matching, as compressed-tensors' is_narrow_match: a regex target must match the site
  * but not its parent module nor its q/k/v/o projections. A target that names a whole layer
@@ -11,6 +11,8 @@
 import { RuleError } from '../errors.js';
 import type { Site } from '../attention/site.js';
 import type { QuantizationArgs } from '../quant/args.js';
+import { compileTargetRegex } from './regex.js';
+import type { TargetRegex } from './regex.js';
 import type { RuleSet } from './schema.js';
 
 export interface SitePlan {
@@ -24,14 +26,23 @@ export interface SitePlan {
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
-function regexMatches(pattern: string, name: string): boolean {
-  return new RegExp(`^(?:${pattern})`).test(name);
-}
+type Matches = (target: string, name: string) => boolean;
 
-function matches(target: string, name: string): boolean {
-  if (target === 'attention' || /^[A-Z]\w*Attention$/.test(target)) return true;
-  if (target.startsWith('re:')) return regexMatches(target.slice(3), name);
-  return target === name;
+/** A target matcher that compiles each `re:` pattern once (per planning, no shared state). */
+function targetMatcher(fail: (msg: string) => never): Matches {
+  const compiled = new Map<string, TargetRegex>();
+  return (target, name) => {
+    if (target === 'attention' || /^[A-Z]\w*Attention$/.test(target)) return true;
+    if (!target.startsWith('re:')) return target === name;
+    let re = compiled.get(target);
+    if (re === undefined) {
+      const c = compileTargetRegex(target.slice(3));
+      if ('error' in c) fail(`invalid regular expression ${target}: ${c.error}`);
+      re = c as TargetRegex;
+      compiled.set(target, re);
+    }
+    return re.matches(name);
+  };
 }
 
 function parentOf(name: string): string {
@@ -40,7 +51,7 @@ function parentOf(name: string): string {
 }
 
 /** Why a target that matches a site is not narrow, or undefined if it is. */
-export function notNarrowBecause(target: string, name: string): string | undefined {
+function notNarrowBecause(matches: Matches, target: string, name: string): string | undefined {
   if (!target.startsWith('re:')) return undefined;
   const parent = parentOf(name);
   if (parent === name) return `the site name ${name} has no parent module, so no regex can name it narrowly (use "attention" or the exact name)`;
@@ -54,13 +65,14 @@ export function planSites(rules: RuleSet, sites: readonly Site[]): SitePlan[] {
   const fail = (msg: string): never => {
     throw new RuleError(`${rules.source}: ${msg}`);
   };
+  const matches = targetMatcher(fail);
   const ignored = (s: Site): boolean => rules.ignore.some((t) => matches(t, s.name));
   const groupOf = new Map<Site, [string, QuantizationArgs]>();
   for (const [g, scheme] of Object.entries(rules.configGroups)) {
     for (const target of scheme.targets) {
       for (const s of sites) {
         if (!matches(target, s.name)) continue;
-        const why = notNarrowBecause(target, s.name);
+        const why = notNarrowBecause(matches, target, s.name);
         if (why !== undefined) {
           fail(
             `config_groups.${g}: target "${target}" matches attention site ${s.name}, but ${why}. compressed-tensors refuses such a target as not narrow; write "re:${escapeRegex(s.name)}$" or "attention" instead.`,
