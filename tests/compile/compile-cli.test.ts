@@ -114,7 +114,7 @@ describe('ctc compile', () => {
     const d = tmp();
     const noDim = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-random', '2', '-o', join(d, 'a'));
     expect(noDim.code).toBe(1);
-    expect(noDim.stderr).toMatch(/input "input_ids" has a dynamic dimension "batch": give its size with --dim batch=N/);
+    expect(noDim.stderr).toMatch(/--calib-random needs the size of every dynamic input dimension: give --dim batch=N --dim seq=N --dim total_seq=N --dim past_seq=N/);
     expect(existsSync(join(d, 'a'))).toBe(false);
     const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-random', '2', '--dim', 'batch=1', '--dim', 'seq=4', '--dim', 'total_seq=6', '--dim', 'past_seq=2', '-o', join(d, 'b'), '-q');
     expect(r.code, r.stderr).toBe(0);

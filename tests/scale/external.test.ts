@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
-import { randomSets } from '../../src/calibrate/data.js';
+import { randomSets } from '../../src/calibrate/random.js';
 import { createSession, toOrtTensor } from '../../src/calibrate/ort.js';
 import { fileSha256 } from '../../src/calibrate/run.js';
 import type { Stats } from '../../src/calibrate/stats.js';
