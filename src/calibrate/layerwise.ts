@@ -21,7 +21,7 @@ import { partitionByLayers } from './partition.js';
 import type { Part } from './partition.js';
 import type { Observer } from './observer-graph.js';
 import type { CalibrateOptions } from './run.js';
-import { checkFinite, edgeBatches, overDevices, sessionOptions } from './run.js';
+import { checkFinite, edgeBatches, overDevices, runOnSet, sessionOptions } from './run.js';
 import type { Batch, EdgeBatch, Stats } from './stats.js';
 import { edgeKeys } from './stats.js';
 
@@ -92,7 +92,7 @@ export async function calibrateLayerwise(opts: LayerwiseOptions): Promise<Omit<S
       const fetches = [...new Set([...handedOn(part), ...observers.map((o) => o.output)])];
       await overDevices(opts.devices, (d) => createSession(bytes, sessionOptions(opts.modelPath, opts, d)), opts.sets.length, async (session, si) => {
         const have = feeds[si]!;
-        const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, have.get(n)!])), fetches);
+        const out = await runOnSet(session, Object.fromEntries(session.inputNames.map((n) => [n, have.get(n)!])), fetches, opts.sets[si]!.key);
         const observed = edgeBatches(out, observers, mine);
         checkFinite(opts.sets[si]!.key, mine, observed);
         observed.forEach((b, k) => (perSet[si]![part.edges[k]!] = b));

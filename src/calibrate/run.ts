@@ -153,6 +153,20 @@ export function edgeBatches(out: Record<string, ort.Tensor>, observers: readonly
 }
 
 /**
+ * Run the model on one set. onnxruntime refuses data that the declared shapes allow but the
+ * graph does not (lengths that disagree, an index out of range): that is the user's data, so
+ * exit 1 naming the set, with onnxruntime's own words.
+ */
+export async function runOnSet(session: Session, feeds: Record<string, ort.Tensor>, fetches: readonly string[] | undefined, set: string, model = 'the model'): Promise<Record<string, ort.Tensor>> {
+  try {
+    return await session.run(feeds, fetches);
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    throw new CalibrationError(`${set}: onnxruntime could not run ${model} on this set: ${msg.trim()}. Check that this set's inputs agree with each other (lengths, value ranges), or leave it out`);
+  }
+}
+
+/**
  * Observed activations must be finite: a model that overflows (or makes NaN) on the user's data
  * would otherwise give NaN or infinite scales. The message names the set, the edge and the head.
  */
@@ -181,7 +195,7 @@ export async function calibrate(opts: WholeGraphOptions): Promise<Omit<Stats, 'm
       const set = opts.sets[i]!;
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of set.load()) feeds[name] = toOrtTensor(t);
-      const out = await session.run(feeds, fetches);
+      const out = await runOnSet(session, feeds, fetches, set.key);
       const edges = edgeBatches(out, observers, opts.edges);
       checkFinite(set.key, opts.edges, edges);
       opts.progress.tick(set.key);

@@ -5,10 +5,15 @@
  * and how often their top-1 predictions agree. Logits at position t predict the token at t+1.
  */
 import type { DataSet } from '../calibrate/data.js';
-import { findDataSets, testDataSets } from '../calibrate/data.js';
+import { dataInputs, findDataSets, testDataSets } from '../calibrate/data.js';
 import type { ExecutionProvider } from '../calibrate/ort.js';
 import { createSession, ortToFloat64, toOrtTensor } from '../calibrate/ort.js';
 import type { Progress } from '../calibrate/run.js';
+import { runOnSet } from '../calibrate/run.js';
+import type { Model } from '../ir/model.js';
+import { elemTypeOf, shapeOf } from '../ir/types.js';
+import type { Value } from '../ir/value.js';
+import { dataTypeInfo } from '../onnx/dtypes.js';
 import { CalibrationError } from '../errors.js';
 import { loadModel } from '../onnx/model-file.js';
 
@@ -49,14 +54,56 @@ function logSoftmax(row: Float64Array): Float64Array {
   return row.map((x) => x - lse);
 }
 
+const describe = (v: Value | undefined): string => {
+  if (v === undefined) return '(none)';
+  const shape = shapeOf(v.type);
+  const type = elemTypeOf(v.type);
+  return `${type === undefined ? '?' : dataTypeInfo(type).name}[${shape === undefined ? '?' : shape.map((d) => d ?? '?').join(', ')}]`;
+};
+
+/** Two shapes that can hold the same tensor: same rank, equal where both are fixed. */
+const compatible = (a: Value, b: Value): boolean => {
+  if (elemTypeOf(a.type) !== elemTypeOf(b.type)) return false;
+  const x = shapeOf(a.type);
+  const y = shapeOf(b.type);
+  if (x === undefined || y === undefined) return true;
+  return x.length === y.length && x.every((d, i) => typeof d !== 'number' || typeof y[i] !== 'number' || d === y[i]);
+};
+
+/**
+ * The candidate must be a version of the reference: the same data inputs (names, types, shapes)
+ * and every reference output. Otherwise one message lists every difference.
+ */
+function compareInterfaces(ref: Model, cand: Model, refPath: string, candPath: string): void {
+  const diffs: string[] = [];
+  const refIn = new Map(dataInputs(ref).map((v) => [v.name, v]));
+  const candIn = new Map(dataInputs(cand).map((v) => [v.name, v]));
+  for (const [name, v] of refIn) {
+    const c = candIn.get(name);
+    if (c === undefined) diffs.push(`input "${name}" ${describe(v)}: the candidate has no such input`);
+    else if (!compatible(v, c)) diffs.push(`input "${name}": reference ${describe(v)}, candidate ${describe(c)}`);
+  }
+  for (const [name, c] of candIn) if (!refIn.has(name)) diffs.push(`input "${name}" ${describe(c)}: only the candidate takes it`);
+  const candOut = new Map(cand.graph.outputs.map((v) => [v.name, v]));
+  for (const v of ref.graph.outputs) {
+    const c = candOut.get(v.name);
+    if (c === undefined) diffs.push(`output "${v.name}" ${describe(v)}: the candidate lacks the reference's output`);
+    else if (!compatible(v, c)) diffs.push(`output "${v.name}": reference ${describe(v)}, candidate ${describe(c)}`);
+  }
+  if (diffs.length === 0) return;
+  const shown = diffs.slice(0, 12).map((d) => `  ${d}`);
+  if (diffs.length > shown.length) shown.push(`  … and ${diffs.length - shown.length} more`);
+  throw new CalibrationError(
+    `${candPath} is not a version of ${refPath}: eval compares two models of one interface (a float model and its quantized output), and these differ in ${diffs.length} place(s):\n${shown.join('\n')}`,
+  );
+}
+
 export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   const dirs = findDataSets(opts.reference, opts.data ?? [], opts.sets, '--sets');
   const refModel = loadModel(opts.reference);
   const candModel = loadModel(opts.candidate);
   const refOutputs = refModel.graph.outputs.map((v) => v.name);
-  const candOutputs = new Set(candModel.graph.outputs.map((v) => v.name));
-  const missing = refOutputs.filter((n) => !candOutputs.has(n));
-  if (missing.length > 0) throw new CalibrationError(`${opts.candidate}: lacks the reference's output(s) ${missing.join(', ')}`);
+  compareInterfaces(refModel, candModel, opts.reference, opts.candidate);
   const sets: DataSet[] = testDataSets(refModel, dirs);
   const options = { providers: opts.providers ?? ['cpu' as const], optimization: 'disabled' as const, warn: opts.warn };
   const ref = await createSession(opts.reference, options);
@@ -75,8 +122,8 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
       const inputs = set.load();
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of inputs) feeds[name] = toOrtTensor(t);
-      const a = await ref.run(feeds, refOutputs);
-      const b = await cand.run(feeds, refOutputs);
+      const a = await runOnSet(ref, feeds, refOutputs, set.key, `the reference ${opts.reference}`);
+      const b = await runOnSet(cand, feeds, refOutputs, set.key, `the candidate ${opts.candidate}`);
       for (const name of refOutputs) {
         const x = ortToFloat64(a[name]!);
         const y = ortToFloat64(b[name]!);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyModel } from '../../src/ir/verify.js';
-import { testDataSets } from '../../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { builtinRuleNames, loadRuleSet } from '../../src/rules/load.js';
@@ -51,7 +51,7 @@ describe('rule tester: every corpus model × every rule set', () => {
         expect(Buffer.compare(Buffer.from(bytesOf(model)), Buffer.from(once))).toBe(0);
 
         // it runs, and quantization changes the outputs
-        const inputs = testDataSets(original, corpusModel(name), [], '0')[0]!.load();
+        const inputs = testDataSets(original, findDataSets(corpusModel(name), [], '0'))[0]!.load();
         const quantized = await run(model, inputs);
         const reference = await run(original, inputs);
         for (const out of original.graph.outputs) {
