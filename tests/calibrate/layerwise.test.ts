@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
-import { testDataSets } from '../../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { calibrateLayerwise } from '../../src/calibrate/layerwise.js';
 import type { Session } from '../../src/calibrate/ort.js';
 import { partitionByLayers, tensorBytes } from '../../src/calibrate/partition.js';
@@ -27,7 +27,7 @@ function setup(name: string, rules: string, observer?: string) {
   const r = loadRuleSet(rules);
   const withObs = observer ? { ...r, kvCacheScheme: r.kvCacheScheme ? { ...r.kvCacheScheme, observer } : null } : r;
   const edges = quantEdges(planSites(withObs as typeof r, findSites(model, ATTENTION_PATTERNS).sites));
-  return { path, model, bytes, edges, sets: testDataSets(model, path, [], '0-2'), providers: ['cpu'] as const, progress: silentProgress, warn: () => {} };
+  return { path, model, bytes, edges, sets: testDataSets(model, findDataSets(path, [], '0-2')), providers: ['cpu'] as const, progress: silentProgress, warn: () => {} };
 }
 
 /** The whole-graph run on the observer graph compile builds. */
