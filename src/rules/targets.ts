@@ -51,7 +51,7 @@ function parentOf(name: string): string {
 }
 
 /** Why a target that matches a site is not narrow, or undefined if it is. */
-function notNarrowBecause(matches: Matches, target: string, name: string): string | undefined {
+export function notNarrowBecause(target: string, name: string, matches: Matches = targetMatcher((m) => { throw new RuleError(m); })): string | undefined {
   if (!target.startsWith('re:')) return undefined;
   const parent = parentOf(name);
   if (parent === name) return `the site name ${name} has no parent module, so no regex can name it narrowly (use "attention" or the exact name)`;
@@ -72,7 +72,7 @@ export function planSites(rules: RuleSet, sites: readonly Site[]): SitePlan[] {
     for (const target of scheme.targets) {
       for (const s of sites) {
         if (!matches(target, s.name)) continue;
-        const why = notNarrowBecause(matches, target, s.name);
+        const why = notNarrowBecause(target, s.name, matches);
         if (why !== undefined) {
           fail(
             `config_groups.${g}: target "${target}" matches attention site ${s.name}, but ${why}. compressed-tensors refuses such a target as not narrow; write "re:${escapeRegex(s.name)}$" or "attention" instead.`,
