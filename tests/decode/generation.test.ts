@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { testDataSets } from '../../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { createSession } from '../../src/calibrate/ort.js';
 import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
@@ -44,7 +44,7 @@ for (const name of ['llama-gqa-bytes-ts-eager', 'gpt2-bytes-ts-eager']) {
     const path = corpusModel(name);
     const dir = mkdtempSync(join(tmpdir(), `ctc-decode-${name}-`));
     // The prompt: the first 16 held-out bytes of evaluation set 8.
-    const ids = testDataSets(loadModel(path), path, [], '8')[0]!.load().get('input_ids')!;
+    const ids = testDataSets(loadModel(path), findDataSets(path, [], '8'))[0]!.load().get('input_ids')!;
     const prompt = Array.from(ids.toFloat32().slice(0, 16));
 
     for (const rules of builtinRuleNames()) {

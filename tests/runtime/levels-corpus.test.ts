@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { testDataSets } from '../../src/calibrate/data.js';
+import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { toOrtTensor } from '../../src/calibrate/ort.js';
 import type { ort } from '../../src/calibrate/ort.js';
 import { silentProgress } from '../../src/calibrate/run.js';
@@ -36,7 +36,7 @@ for (const name of MODELS) {
 
     beforeAll(async () => {
       const model = loadModel(path);
-      const set = testDataSets(model, path, [], '8')[0]!.load();
+      const set = testDataSets(model, findDataSets(path, [], '8'))[0]!.load();
       feeds = Object.fromEntries([...set].map(([k, t]) => [k, toOrtTensor(t)]));
       reference = (await runAtLevels(readFileSync(path), feeds, ['disabled'])).get('disabled')!;
     });
