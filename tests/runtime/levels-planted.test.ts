@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { randomSets } from '../../src/calibrate/data.js';
+import { randomSets } from '../../src/calibrate/random.js';
 import { toOrtTensor } from '../../src/calibrate/ort.js';
 import type { ort } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
