@@ -14,11 +14,13 @@
 import type { Observer } from '../src/calibrate/observer-graph.js';
 import { intAttr, intsAttr } from '../src/ir/attribute.js';
 import { GraphBuilder } from '../src/ir/builder.js';
+import { GraphCopier } from '../src/ir/clone.js';
 import type { Model } from '../src/ir/model.js';
 import type { Node } from '../src/ir/node.js';
 import type { Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
+import { carryEdges } from '../src/quant/edges.js';
 import type { QuantEdge } from '../src/quant/edges.js';
 
 export interface ObserversResult {
@@ -72,4 +74,19 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
   // The builder only appends: what this pass added is the tail of each list.
   const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
   return { modified: added.nodes.length + added.outputs.length > 0, observers, added };
+}
+
+export interface ObservedResult extends ObserversResult {
+  /** The observer graph: a clone of the input with the observers; the input is left as it was. */
+  readonly model: Model;
+}
+
+/**
+ * The observers on a clone of `model`: the edges (found on `model`) are carried over to the
+ * clone by the copier, so the sites are found and planned once.
+ */
+export function observe(model: Model, edges: readonly QuantEdge[]): ObservedResult {
+  const copier = new GraphCopier();
+  const copy = model.clone(copier);
+  return { ...insertObservers(copy, carryEdges(edges, (v) => copier.valueOf(v))), model: copy };
 }

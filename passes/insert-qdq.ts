@@ -104,21 +104,36 @@ export function alreadyQuantized(sites: readonly Site[]): { site: Site; role: st
   return undefined;
 }
 
-export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult {
-  const b = new GraphBuilder(model);
-  const g = model.graph;
+/** The edges that have no Q→DQ pair yet: the ones this pass rewrites. */
+function pendingOf(inputs: readonly QdqInput[]): QdqInput[] {
+  return inputs.filter(({ edge }) => edge.tensors.every((t) => existingQdq(t.value) === undefined));
+}
+
+/**
+ * The opset and IR version the new pairs need (never below the model's): compile runs
+ * upgrade-opset to them before this pass; the pass raises them itself when run alone.
+ */
+export function qdqNeeds(model: Model, inputs: readonly QdqInput[]): { opset: number; irVersion: number } {
   let opset = model.opsetVersion('') ?? 1;
   let irVersion = model.irVersion;
-  const pending = inputs.filter(({ edge }) => edge.tensors.every((t) => existingQdq(t.value) === undefined));
-  for (const { edge } of pending) {
+  for (const { edge } of pendingOf(inputs)) {
+    // Every scale is per-axis in the form onnxruntime keeps valid (runtime-form.ts).
     const req = qdqRequirements(storageType(edge.args), true);
     // QuantizeLinear takes float16 and bfloat16 inputs (and scales) from opset 19 on
     const halfFloat = edge.tensors.some((t) => activationFloatType(t.value) !== DataType.FLOAT);
     opset = Math.max(opset, req.opset, halfFloat ? 19 : 0);
     irVersion = Math.max(irVersion, req.irVersion, halfFloat ? 9 : 0);
   }
+  return { opset, irVersion };
+}
+
+export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult {
+  const b = new GraphBuilder(model);
+  const g = model.graph;
+  const pending = pendingOf(inputs);
   if (pending.length === 0) return { modified: false, skipped: inputs.length, inserted: 0 };
-  upgradeOpset(model, opset, irVersion);
+  const needs = qdqNeeds(model, pending);
+  upgradeOpset(model, needs.opset, needs.irVersion);
 
   let inserted = 0;
   for (const { edge, qparams } of pending) {

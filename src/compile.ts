@@ -3,11 +3,14 @@
  *
  *   read + decode once ─▶ write plan (every write checked against every read; the staging
  *   folder taken) ─▶ find sites, plan the rule set, once
- *     ─▶ statistics: observers on a clone (the plan's edges carried over by the copier),
- *        appended to the file's bytes, run by calibrate (or layer by layer, each part cut
- *        from a clone); or merged --stats files
- *     ─▶ scales ─▶ QDQ on the model itself ─▶ write model.onnx, quantization_config.json,
- *        scales.json into the staging folder ─▶ move it into OUTDIR (all or nothing)
+ *     ─▶ statistics: insert-observers on a clone (the plan's edges carried over), appended
+ *        to the file's bytes, run by calibrate (or layer by layer, each part cut from a
+ *        clone); or merged --stats files
+ *     ─▶ scales ─▶ upgrade-opset, insert-qdq on the model itself ─▶ write model.onnx,
+ *        quantization_config.json, scales.json into the staging folder ─▶ move it into
+ *        OUTDIR (all or nothing)
+ *
+ * The passes run through one PassPipeline, so a pass's error names the passes before it.
  *
  * Everything run-scoped lives in the options and locals of one call: no module state.
  */
@@ -15,10 +18,11 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
+import { cacheIoPass, insertObserversPass, insertQdqPass, upgradeOpsetPass } from '../passes/index.js';
 import { insertObservers } from '../passes/insert-observers.js';
-import { alreadyQuantized, insertQdq, scaleTypeOf } from '../passes/insert-qdq.js';
-import { quantizeCacheIo } from '../passes/cache-io.js';
+import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
+import { PassPipeline } from '../passes/pass.js';
 import { findSites } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
@@ -155,14 +159,12 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 /**
- * The observer graph, leaving `model` as it is: observers go into a clone, on the plan's edges
- * carried over to it by the copier, and only what they added is appended to the file's bytes
- * (no re-encoding of the model; see appendToGraph).
+ * The observer graph, leaving `model` as it is: insert-observers works on a clone (the plan's
+ * edges carried over to it), and only what it added is appended to the file's bytes (no
+ * re-encoding of the model; see appendToGraph).
  */
-export function observerGraph(model: Model, fileBytes: Uint8Array, edges: readonly QuantEdge[]): ObserverGraph {
-  const copier = new GraphCopier();
-  const copy = model.clone(copier);
-  const { observers, added } = insertObservers(copy, carryEdges(edges, (v) => copier.valueOf(v)));
+export function observerGraph(model: Model, fileBytes: Uint8Array, edges: readonly QuantEdge[], passes = new PassPipeline()): ObserverGraph {
+  const { observers, added } = passes.run(insertObserversPass, model, edges);
   return { bytes: appendToGraph(fileBytes, added), observers };
 }
 
@@ -260,6 +262,7 @@ async function compilePlanned(
   // Only attention groups name the class; a kv-only rule set needs none.
   const hasGroups = plans.some((p) => p.group !== undefined);
   const attentionClass = opts.attentionClass ?? (ckpt && hasGroups ? attentionClassOf(ckpt.config, join(ckpt.dir, 'config.json')) : undefined);
+  const passes = new PassPipeline();
 
   // Statistics: merged from files, or observed now on a clone of the model.
   let stats: Omit<Stats, 'model'>;
@@ -292,7 +295,7 @@ async function compilePlanned(
     stats =
       opts.layerwise || tooLarge
         ? await calibrateLayerwise({ ...run, ...onClone(model, edges), observe: insertObservers, ...(opts.maxDeviceMemory !== undefined ? { budgetBytes: opts.maxDeviceMemory } : {}) })
-        : await calibrate({ ...run, graph: observerGraph(model, bytes, edges) });
+        : await calibrate({ ...run, graph: observerGraph(model, bytes, edges, passes) });
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }
@@ -311,12 +314,12 @@ async function compilePlanned(
     return qp;
   });
   const opsetBefore = model.opsetVersion('') ?? 1;
-  const rewrite = insertQdq(
-    model,
-    edges.map((edge, i) => ({ edge, qparams: qparams[i]! })),
-  );
+  const qdq = edges.map((edge, i) => ({ edge, qparams: qparams[i]! }));
+  const needs = qdqNeeds(model, qdq);
+  passes.run(upgradeOpsetPass, model, needs.opset, needs.irVersion);
+  const rewrite = passes.run(insertQdqPass, model, qdq);
   const cacheIo = opts.cacheIo ?? 'float';
-  const cacheTensors = cacheIo === 'quantized' ? quantizeCacheIo(model, sites).tensors : [];
+  const cacheTensors = cacheIo === 'quantized' ? passes.run(cacheIoPass, model, sites).tensors : [];
   const record: CompileRecord = sortKeys({
     format: 'ctc-compile/1',
     // The model's folder and file name: which export it was, without the machine's paths.

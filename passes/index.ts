@@ -1,0 +1,44 @@
+/**
+ * Every pass of passes/, each under the pass contract of pass.ts (name = its file's name):
+ *
+ *   upgrade-opset      in place   raise the opset, rewriting ops whose signature changed
+ *   insert-observers   on a clone the observer graph for calibration; the model is left alone
+ *   insert-qdq         in place   QuantizeLinear → DequantizeLinear on the quantized edges
+ *   cache-io           in place   past/present in the cache's storage type (--cache-io quantized)
+ */
+import { quantizeCacheIo } from './cache-io.js';
+import type { CacheIoResult } from './cache-io.js';
+import type { Site } from '../src/attention/site.js';
+import { observe } from './insert-observers.js';
+import type { ObservedResult } from './insert-observers.js';
+import { insertQdq } from './insert-qdq.js';
+import type { QdqInput, QdqResult } from './insert-qdq.js';
+import type { Pass, PassResult } from './pass.js';
+import { upgradeOpset } from './upgrade-opset.js';
+import type { QuantEdge } from '../src/quant/edges.js';
+
+export const upgradeOpsetPass: Pass<[target: number, irVersion: number], PassResult> = {
+  name: 'upgrade-opset',
+  inPlace: true,
+  run: upgradeOpset,
+};
+
+export const insertObserversPass: Pass<[edges: readonly QuantEdge[]], ObservedResult> = {
+  name: 'insert-observers',
+  inPlace: false,
+  run: observe,
+};
+
+export const insertQdqPass: Pass<[inputs: readonly QdqInput[]], QdqResult> = {
+  name: 'insert-qdq',
+  inPlace: true,
+  run: insertQdq,
+};
+
+export const cacheIoPass: Pass<[sites: readonly Site[]], CacheIoResult> = {
+  name: 'cache-io',
+  inPlace: true,
+  run: quantizeCacheIo,
+};
+
+export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass];
