@@ -24,7 +24,7 @@ import { cachePlan, greedyDecode } from '../src/decode/greedy.js';
 import type { DecodeResult } from '../src/decode/greedy.js';
 import { floatBoundary } from '../src/decode/host-boundary.js';
 import { elemTypeOf, shapeOf } from '../src/ir/types.js';
-import { dataTypeInfo } from '../src/onnx/dtypes.js';
+import { dataTypeInfo } from '../src/ir/dtypes.js';
 import { encodeModel } from '../src/onnx/serde.js';
 import { concatChunks } from '../src/onnx/wire.js';
 import { loadModel } from '../src/onnx/model-file.js';

@@ -16,7 +16,7 @@ import { intAttr } from '../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../src/ir/builder.js';
 import { Tensor } from '../src/ir/tensor.js';
 import type { Value } from '../src/ir/value.js';
-import { DataType } from '../src/onnx/dtypes.js';
+import { DataType } from '../src/ir/dtypes.js';
 import { saveModel } from '../src/onnx/model-file.js';
 import { Op } from '../src/onnx/ops.js';
 

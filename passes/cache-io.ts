@@ -24,8 +24,8 @@ import { Node } from '../src/ir/node.js';
 import { shapeOf, tensorType } from '../src/ir/types.js';
 import { Value } from '../src/ir/value.js';
 import { sortGraph } from '../src/ir/topo.js';
-import type { DataType } from '../src/onnx/dtypes.js';
-import { dataTypeInfo } from '../src/onnx/dtypes.js';
+import type { DataType } from '../src/ir/dtypes.js';
+import { dataTypeInfo } from '../src/ir/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import { existingQdq } from './insert-qdq.js';
 

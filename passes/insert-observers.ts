@@ -18,7 +18,7 @@ import { GraphCopier } from '../src/ir/clone.js';
 import type { Model } from '../src/ir/model.js';
 import type { Node } from '../src/ir/node.js';
 import type { Value } from '../src/ir/value.js';
-import { DataType } from '../src/onnx/dtypes.js';
+import { DataType } from '../src/ir/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import { carryEdges } from '../src/quant/edges.js';
 import type { QuantEdge } from '../src/quant/edges.js';

@@ -27,7 +27,7 @@ import { Tensor } from '../src/ir/tensor.js';
 import { elemTypeOf } from '../src/ir/types.js';
 import { Value } from '../src/ir/value.js';
 import { sortGraph } from '../src/ir/topo.js';
-import { DataType, encodeFromFloat32 } from '../src/onnx/dtypes.js';
+import { DataType, encodeFromFloat32 } from '../src/ir/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import { qdqRequirements, storageType } from '../src/quant/args.js';
 import type { QuantEdge } from '../src/quant/edges.js';

@@ -63,7 +63,7 @@ import type { QParams, ScaleType } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/schema.js';
 import { planSites } from './rules/targets.js';
-import type { SitePlan } from './rules/targets.js';
+import type { SitePlan } from './quant/edges.js';
 
 export interface CompileOptions {
   readonly model: string;

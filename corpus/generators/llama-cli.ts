@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { saveModel } from '../../src/onnx/model-file.js';
 import { encodeTensorFile } from '../../src/onnx/serde.js';
 import { SHAPES, generateLlama } from './llama.js';

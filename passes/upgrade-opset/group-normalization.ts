@@ -9,7 +9,7 @@
 import { intAttr } from '../../src/ir/attribute.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
-import { rawByteLength } from '../../src/onnx/dtypes.js';
+import { rawByteLength } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { constantTensor } from './constants.js';
 import type { Step } from './step.js';

@@ -19,7 +19,7 @@ import { Node } from '../../src/ir/node.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { elemTypeOf } from '../../src/ir/types.js';
 import { Value } from '../../src/ir/value.js';
-import { DataType, dataTypeInfo, isKnownDataType } from '../../src/onnx/dtypes.js';
+import { DataType, dataTypeInfo, isKnownDataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { OpId } from '../../src/onnx/ops.js';
 import type { ShapeFacts } from '../../src/shapes/static-shapes.js';

@@ -11,7 +11,7 @@ import type { Model } from '../ir/model.js';
 import { Tensor } from '../ir/tensor.js';
 import { shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
-import { DataType, dataTypeInfo } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo } from '../ir/dtypes.js';
 import { decodeTensorFile } from '../onnx/serde.js';
 
 export interface DataSet {

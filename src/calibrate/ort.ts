@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { CalibrationError } from '../errors.js';
-import { DataType, dataTypeInfo, decodeFloat16 } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo, decodeFloat16 } from '../ir/dtypes.js';
 import { Tensor } from '../ir/tensor.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';

@@ -18,7 +18,7 @@ import type { Node } from '../ir/node.js';
 import type { Tensor } from '../ir/tensor.js';
 import { nodeDependencies } from '../ir/topo.js';
 import type { Value } from '../ir/value.js';
-import { dataTypeInfo } from '../onnx/dtypes.js';
+import { dataTypeInfo } from '../ir/dtypes.js';
 import type { QuantEdge } from '../quant/edges.js';
 
 export interface Part {

@@ -22,7 +22,7 @@ import type { Model } from '../ir/model.js';
 import { Tensor } from '../ir/tensor.js';
 import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
-import { DataType, dataTypeInfo } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo } from '../ir/dtypes.js';
 import { Op } from '../onnx/ops.js';
 import type { DataSet } from './data.js';
 import { dataInputs } from './data.js';

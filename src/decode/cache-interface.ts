@@ -17,7 +17,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
-import { dataTypeInfo } from '../onnx/dtypes.js';
+import { dataTypeInfo } from '../ir/dtypes.js';
 import { Op } from '../onnx/ops.js';
 
 export interface CacheTensorJson {

@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Model } from '../ir/model.js';
 import { elemTypeOf, shapeOf } from '../ir/types.js';
-import { DataType, dataTypeInfo } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo } from '../ir/dtypes.js';
 import { CtcError } from '../errors.js';
 import { ort } from '../calibrate/ort.js';
 import type { Session } from '../calibrate/ort.js';

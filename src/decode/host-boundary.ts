@@ -20,7 +20,7 @@ import { Node } from '../ir/node.js';
 import { shapeOf, tensorType, elemTypeOf } from '../ir/types.js';
 import { Value } from '../ir/value.js';
 import { sortGraph } from '../ir/topo.js';
-import { DataType } from '../onnx/dtypes.js';
+import { DataType } from '../ir/dtypes.js';
 import { Op } from '../onnx/ops.js';
 
 /** Wrap the quantized cache inputs and outputs of `model` (in place) in float; returns how many. */

@@ -32,7 +32,7 @@ import { writeFileAtomic } from '../onnx/model-file.js';
 import type { QuantizationArgs } from '../quant/args.js';
 import type { QuantEdge } from '../quant/edges.js';
 import type { QParams } from '../quant/qparams.js';
-import type { SitePlan } from '../rules/targets.js';
+import type { SitePlan } from '../quant/edges.js';
 import { sortKeys } from './config.js';
 import { place } from './output.js';
 import type { PlaceMethod } from './output.js';

@@ -24,7 +24,7 @@
 import type { Site } from '../attention/site.js';
 import type { QuantizationArgs } from '../quant/args.js';
 import type { RuleSet } from '../rules/schema.js';
-import type { SitePlan } from '../rules/targets.js';
+import type { SitePlan } from '../quant/edges.js';
 
 /** The compressed-tensors release whose serialization this follows. */
 export const COMPRESSED_TENSORS_VERSION = '0.18.0';

@@ -13,7 +13,7 @@ import { runOnSet } from '../calibrate/run.js';
 import type { Model } from '../ir/model.js';
 import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
-import { dataTypeInfo } from '../onnx/dtypes.js';
+import { dataTypeInfo } from '../ir/dtypes.js';
 import { CalibrationError } from '../errors.js';
 import { loadModel } from '../onnx/model-file.js';
 

@@ -10,8 +10,8 @@ import { Tensor } from './tensor.js';
 import type { Dim } from './types.js';
 import { tensorType } from './types.js';
 import { Value } from './value.js';
-import type { OpId } from '../onnx/ops.js';
-import type { DataType } from '../onnx/dtypes.js';
+import type { OpId } from './op-id.js';
+import type { DataType } from './dtypes.js';
 
 export function emptyModel(opsets: Record<string, number> = { '': 17 }, irVersion = 8, graphName = 'main'): Model {
   return new Model(new Graph(graphName), irVersion, new Map(Object.entries(opsets)));

@@ -4,7 +4,7 @@
  */
 import type { Attribute, AttributeValue } from './attribute.js';
 import type { Graph } from './graph.js';
-import type { OpId } from '../onnx/ops.js';
+import type { OpId } from './op-id.js';
 import { Value } from './value.js';
 
 export class Node {

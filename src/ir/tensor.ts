@@ -4,7 +4,7 @@
  * only when `bytes()` is first called.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { DataType, dataTypeInfo, decodeToFloat32, encodeFromFloat32, rawByteLength } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo, decodeToFloat32, encodeFromFloat32, rawByteLength } from './dtypes.js';
 
 export type TensorStorage =
   | { readonly kind: 'raw'; readonly bytes: Uint8Array }

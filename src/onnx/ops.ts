@@ -2,10 +2,9 @@
  * Operator identities: the one table of op names. Passes and patterns write `Op.Softmax`, never
  * the string.
  */
-export interface OpId {
-  readonly domain: string;
-  readonly opType: string;
-}
+import type { OpId } from '../ir/op-id.js';
+
+export type { OpId };
 
 const onnx = (opType: string): OpId => Object.freeze({ domain: '', opType });
 const ms = (opType: string): OpId => Object.freeze({ domain: 'com.microsoft', opType });

@@ -47,7 +47,7 @@ import type { TensorStorage } from '../ir/tensor.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { Value } from '../ir/value.js';
 import { ModelLoadError } from '../errors.js';
-import { DataType, dataTypeInfo, isKnownDataType, rawByteLength } from './dtypes.js';
+import { DataType, dataTypeInfo, isKnownDataType, rawByteLength } from '../ir/dtypes.js';
 import { normalizeDomain } from './ops.js';
 import { concatChunks, encodeChunks } from './wire.js';
 

@@ -8,7 +8,7 @@
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { elemTypeOf } from '../ir/types.js';
-import { DataType } from '../onnx/dtypes.js';
+import { DataType } from '../ir/dtypes.js';
 import { Op, opKey } from '../onnx/ops.js';
 import type { Pattern } from './dsl.js';
 import type { ShapeFacts } from '../shapes/static-shapes.js';

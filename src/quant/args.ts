@@ -2,7 +2,7 @@
  * compressed-tensors' QuantizationArgs (the subset attention and the KV cache can take) and
  * what they mean on ONNX: the storage type, its range, and the opset/IR its QDQ needs.
  */
-import { DataType, dataTypeInfo, minifloatMax } from '../onnx/dtypes.js';
+import { DataType, dataTypeInfo, minifloatMax } from '../ir/dtypes.js';
 
 export type Strategy = 'tensor' | 'channel' | 'group' | 'block' | 'token' | 'tensor_group' | 'attn_head';
 export type ObserverName = 'static_minmax' | 'minmax' | 'memoryless_minmax' | 'mse';

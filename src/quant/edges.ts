@@ -3,10 +3,19 @@
  * its tensors (one, or past and new when the op concatenates the cache itself), its heads, and
  * the compressed-tensors name of its scale.
  */
-import type { Edge } from '../attention/site.js';
-import type { SitePlan } from '../rules/targets.js';
+import type { Edge, Site } from '../attention/site.js';
 import type { Value } from '../ir/value.js';
 import type { QuantizationArgs } from './args.js';
+
+/** What a rule set decided for one site (rules/targets.ts plans it): the args of Q, K and V. */
+export interface SitePlan {
+  readonly site: Site;
+  /** The config group that quantizes Q, K and V, if any. */
+  readonly group: string | undefined;
+  readonly q: QuantizationArgs | undefined;
+  readonly k: QuantizationArgs;
+  readonly v: QuantizationArgs;
+}
 
 export type Role = 'q' | 'k' | 'v';
 

@@ -13,7 +13,7 @@
  * and the quantize-dequantize it implies (clamp, then round: RNE to the float8 grid, or round
  * half to even for integers), used by tests as the reference and by the mse observer.
  */
-import { DataType, decodeMinifloat, encodeMinifloat, roundHalfEven } from '../onnx/dtypes.js';
+import { DataType, decodeMinifloat, encodeMinifloat, roundHalfEven } from '../ir/dtypes.js';
 import type { QuantizationArgs } from './args.js';
 import { quantRange } from './args.js';
 

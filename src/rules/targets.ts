@@ -11,18 +11,10 @@
 import { RuleError } from '../errors.js';
 import type { Site } from '../attention/site.js';
 import type { QuantizationArgs } from '../quant/args.js';
+import type { SitePlan } from '../quant/edges.js';
 import { compileTargetRegex } from './regex.js';
 import type { TargetRegex } from './regex.js';
 import type { RuleSet } from './schema.js';
-
-export interface SitePlan {
-  readonly site: Site;
-  /** The config group that quantizes Q, K and V, if any. */
-  readonly group: string | undefined;
-  readonly q: QuantizationArgs | undefined;
-  readonly k: QuantizationArgs;
-  readonly v: QuantizationArgs;
-}
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 

@@ -14,7 +14,7 @@ import { intAttr, intsAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { loadRuleSet } from '../../src/rules/load.js';

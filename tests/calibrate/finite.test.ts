@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { encodeTensorFile } from '../../src/onnx/serde.js';
 import { FLOAT32_EPS, computeQParams, scaleProblem } from '../../src/quant/qparams.js';
 import { HIDDEN, SEQ, buildAttentionGraph } from '../harness/attention-blocks.js';

@@ -14,7 +14,7 @@ import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import { loadModel } from '../../src/onnx/model-file.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { encodeTensorFile } from '../../src/onnx/serde.js';
 import { ctc } from '../harness/cli.js';
 import { NODE_TESTS, corpusModel } from '../harness/paths.js';

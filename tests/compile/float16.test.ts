@@ -13,7 +13,7 @@ import { ortToFloat64 } from '../../src/calibrate/ort.js';
 import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { encodeTensorFile } from '../../src/onnx/serde.js';

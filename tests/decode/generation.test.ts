@@ -18,7 +18,7 @@ import { cachePlan, greedyDecode } from '../../src/decode/greedy.js';
 import type { DecodeResult } from '../../src/decode/greedy.js';
 import { floatBoundary } from '../../src/decode/host-boundary.js';
 import { elemTypeOf } from '../../src/ir/types.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { builtinRuleNames } from '../../src/rules/load.js';
 import { bytesOf } from '../harness/rewrite.js';

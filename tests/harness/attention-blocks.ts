@@ -10,7 +10,7 @@ import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export type KeyLayout = 'BHSD' | 'BSHD' | 'BHSD3d';

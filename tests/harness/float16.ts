@@ -7,7 +7,7 @@
 import type { Model } from '../../src/ir/model.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { elemTypeOf, shapeOf, tensorType } from '../../src/ir/types.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export function toFloat16(model: Model): Model {

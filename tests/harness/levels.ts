@@ -20,7 +20,7 @@
 import { createSession, ortToFloat64, OPTIMIZATION_LEVELS } from '../../src/calibrate/ort.js';
 import type { OptimizationLevel, ort } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 export const LEVEL_BOUND = 0.25;

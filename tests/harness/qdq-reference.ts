@@ -2,7 +2,7 @@
  * A plain-JS reference of QuantizeLinear / DequantizeLinear (per tensor, per axis, blocked),
  * built on the dtype codecs, for checking those codecs against the ONNX backend tests.
  */
-import { DataType, dataTypeInfo, decodeToFloat32, encodeFromFloat32, roundHalfEven } from '../../src/onnx/dtypes.js';
+import { DataType, dataTypeInfo, decodeToFloat32, encodeFromFloat32, roundHalfEven } from '../../src/ir/dtypes.js';
 
 /** Index of the scale/zero point that element `i` of a tensor of `dims` uses. */
 function paramIndex(i: number, dims: readonly number[], paramDims: readonly number[], axis: number, blockSize: number): number {

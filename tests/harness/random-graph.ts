@@ -7,7 +7,7 @@ import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { floatAttr, intAttr, intsAttr } from '../../src/ir/attribute.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Value } from '../../src/ir/value.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { OpId } from '../../src/onnx/ops.js';
 

@@ -5,7 +5,7 @@ import { Node } from '../../src/ir/node.js';
 import { Value } from '../../src/ir/value.js';
 import { sortGraph, topologicalOrder } from '../../src/ir/topo.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { decodeModel } from '../../src/onnx/serde.js';
 import { shuffled } from '../harness/fixtures.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
 describe('Graph.replaceNode', () => {

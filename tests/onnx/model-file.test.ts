@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { Value } from '../../src/ir/value.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { loadModel, saveModel, writeFileAtomic } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';

@@ -9,7 +9,7 @@ import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProto
 import type { TensorProto } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../src/errors.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { decodeModel } from '../../src/onnx/serde.js';
 
 /** A model whose one initializer `w` feeds an Identity. */

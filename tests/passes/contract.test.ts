@@ -16,7 +16,7 @@ import { findSites } from '../../src/attention/find-sites.js';
 import { CtcError } from '../../src/errors.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import type { OpId } from '../../src/onnx/ops.js';
 import type { QuantEdge } from '../../src/quant/edges.js';

@@ -20,7 +20,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { tensorType } from '../../src/ir/types.js';
 import type { Value } from '../../src/ir/value.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import type { OpId } from '../../src/onnx/ops.js';
 import { decodeModel } from '../../src/onnx/serde.js';
 import { differsFromOrt } from '../harness/outputs.js';

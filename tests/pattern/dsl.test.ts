@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { any, constant, node, oneOf, optional, pass, same, skip } from '../../src/pattern/dsl.js';
 import { matchPattern } from '../../src/pattern/match.js';

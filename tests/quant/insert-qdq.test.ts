@@ -20,7 +20,7 @@ import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { quantEdges } from '../../src/quant/edges.js';
 import type { QuantEdge } from '../../src/quant/edges.js';

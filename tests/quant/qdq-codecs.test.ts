@@ -10,7 +10,7 @@ import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/or
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType, decodeToFloat32, encodeFromFloat32 } from '../../src/onnx/dtypes.js';
+import { DataType, decodeToFloat32, encodeFromFloat32 } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { encodeModel } from '../../src/onnx/serde.js';

@@ -12,7 +12,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import type { QuantizationArgs } from '../../src/quant/args.js';
 import { quantRange } from '../../src/quant/args.js';
 import type { RuleSet } from '../../src/rules/schema.js';

@@ -22,7 +22,7 @@ import { loadRuleSet } from '../../src/rules/load.js';
 import { planSites } from '../../src/rules/targets.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { DataType } from '../../src/onnx/dtypes.js';
+import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { ctc } from '../harness/cli.js';

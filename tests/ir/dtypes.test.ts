@@ -17,7 +17,7 @@ import {
   rawByteLength,
   roundHalfEven,
   unpackSubByte,
-} from '../../src/onnx/dtypes.js';
+} from '../../src/ir/dtypes.js';
 
 describe('data type table', () => {
   it('has every ONNX data type with its size and IR version', () => {
