@@ -1,18 +1,49 @@
 /**
- * Unpacks the ONNX backend node tests (corpus/onnx-node-tests.tar.gz) into .cache/ once, and
- * builds the CLI the CLI tests run.
+ * Once per test run, before any test:
+ *
+ *   corpus/onnx-node-tests.tar.gz ─ untar (when .cache/node is missing or short) ─▶ .cache/node/
+ *   src/, passes/ newer than dist/ ─ tsc -p . ─▶ dist/src/cli/main.js (the CLI the CLI tests spawn)
+ *
+ * `npm test` compiles first, so dist/ is fresh and nothing is built here; a bare `npx vitest
+ * run` after an edit (or under a mutation tester that rewrites sources) rebuilds, so the CLI
+ * tests never run a stale CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
-export default function setup(): void {
+/** The newest modification time of the files under `dir`, recursively (0 when there is none). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function unpackNodeTests(): void {
   const cache = join(ROOT, '.cache');
   const node = join(cache, 'node');
   if (!existsSync(node) || readdirSync(node).length < 1858) {
     mkdirSync(cache, { recursive: true });
     execFileSync('tar', ['-xzf', join(ROOT, 'corpus', 'onnx-node-tests.tar.gz'), '-C', cache]);
   }
+}
+
+function buildCli(): void {
+  const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
+  const sources = Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'passes')), statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
+  if (built >= sources) return;
+  // A type error stops the run here, as it stops `npm test`.
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
+}
+
+export default function setup(): void {
+  unpackNodeTests();
+  buildCli();
 }
