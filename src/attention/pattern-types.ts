@@ -31,7 +31,8 @@ export interface SiteDraft {
   readonly output: Value;
 }
 
-export type PatternOutcome = { readonly ok: true; readonly site: SiteDraft } | { readonly ok: false; readonly reason: string };
+/** A refusal has a stable `id` (for tests and tools) and a `reason` (for people: it names the node). */
+export type PatternOutcome = { readonly ok: true; readonly site: SiteDraft } | { readonly ok: false; readonly id: string; readonly reason: string };
 
 export interface AttentionPattern {
   readonly name: string;

@@ -11,16 +11,25 @@
  *
  * Alternatives are tagged: a match records which alternative each `oneOf` took, so callers (and
  * `ctc inspect`) know the variant. Commutation is opt-in per node. Matching never mutates the
- * graph; a failure is a value with a reason and the node or value where matching stopped.
+ * graph; a failure is a value with a stable id, a reason and the node or value where matching
+ * stopped.
  */
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { OpId } from '../onnx/ops.js';
 import type { ShapeFacts } from '../shapes/static-shapes.js';
 
-/** A check returns undefined when satisfied, else the reason it is not. */
-export type NodeCheck = (node: Node, facts: ShapeFacts) => string | undefined;
-export type ValueCheck = (value: Value, facts: ShapeFacts) => string | undefined;
+/**
+ * A check returns undefined when satisfied, else the reason it is not (a sentence naming the
+ * node). `refuses(id, check)` gives it a stable id, which a failed match reports beside the
+ * sentence: tests and tools compare ids, people read reasons.
+ */
+export type NodeCheck = ((node: Node, facts: ShapeFacts) => string | undefined) & { readonly id?: string };
+export type ValueCheck = ((value: Value, facts: ShapeFacts) => string | undefined) & { readonly id?: string };
+
+export function refuses<C extends NodeCheck | ValueCheck>(id: string, check: C): C {
+  return Object.assign(check, { id });
+}
 
 export type Pattern =
   | { readonly kind: 'any'; readonly capture?: string; readonly check?: ValueCheck }

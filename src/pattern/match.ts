@@ -23,7 +23,13 @@ export interface Bindings {
 
 export type MatchResult =
   | { readonly ok: true; readonly bindings: Bindings }
-  | { readonly ok: false; readonly reason: string; readonly at: Node | Value | undefined; readonly depth: number };
+  | { readonly ok: false; readonly id: string; readonly reason: string; readonly at: Node | Value | undefined; readonly depth: number };
+
+/**
+ * The ids of the matcher's own failures; a failing check reports its own id (`refuses`), or
+ * 'check-failed' when it has none.
+ */
+export type StructuralFailure = 'not-produced' | 'wrong-op' | 'wrong-output' | 'input-count' | 'missing-input' | 'not-constant' | 'not-same-value' | 'capture-conflict' | 'no-alternative' | 'check-failed';
 
 interface State {
   values: Map<string, Value>;
@@ -32,7 +38,7 @@ interface State {
   matched: Set<Node>;
 }
 
-type Step = { ok: true; state: State } | { ok: false; reason: string; at: Node | Value | undefined; depth: number };
+type Step = { ok: true; state: State } | { ok: false; id: string; reason: string; at: Node | Value | undefined; depth: number };
 
 const clone = (s: State): State => ({ values: new Map(s.values), nodes: new Map(s.nodes), tags: new Map(s.tags), matched: new Set(s.matched) });
 
@@ -42,9 +48,11 @@ export function matchPattern(pattern: Pattern, value: Value, facts: ShapeFacts):
   return { ok: true, bindings: r.state };
 }
 
-function fail(reason: string, at: Node | Value | undefined, depth: number): Step {
-  return { ok: false, reason, at, depth };
+function fail(id: string, reason: string, at: Node | Value | undefined, depth: number): Step {
+  return { ok: false, id, reason, at, depth };
 }
+
+const checkId = (check: { readonly id?: string }): string => check.id ?? ('check-failed' satisfies StructuralFailure);
 
 /** The failure that got further; on a tie the later one, which is a real attempt, not a placeholder. */
 function deeper(a: Step, b: Step): Step {
@@ -80,20 +88,20 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
     case 'any': {
       if (p.check) {
         const why = p.check(v, facts);
-        if (why !== undefined) return fail(why, v, depth);
+        if (why !== undefined) return fail(checkId(p.check), why, v, depth);
       }
       return bind(p.capture, v, s, depth);
     }
     case 'same': {
       const bound = s.values.get(p.capture);
-      if (bound !== v) return fail(`expected the same value as ${p.capture} (${bound?.name ?? 'unbound'}), found ${v.name}`, v, depth);
+      if (bound !== v) return fail('not-same-value', `expected the same value as ${p.capture} (${bound?.name ?? 'unbound'}), found ${v.name}`, v, depth);
       return { ok: true, state: s };
     }
     case 'const': {
-      if (facts.constTensor(v) === undefined && facts.constScalar(v) === undefined) return fail(`${v.name} is not a constant`, v, depth);
+      if (facts.constTensor(v) === undefined && facts.constScalar(v) === undefined) return fail('not-constant', `${v.name} is not a constant`, v, depth);
       if (p.check) {
         const why = p.check(v, facts);
-        if (why !== undefined) return fail(why, v, depth);
+        if (why !== undefined) return fail(checkId(p.check), why, v, depth);
       }
       return bind(p.capture, v, s, depth);
     }
@@ -111,7 +119,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
     case 'skip': {
       // Try the longest chain first would be greedy; try shortest first so that an inner
       // pattern that itself starts with one of these ops still gets its chance.
-      let best: Step = fail('nothing matched', v, depth);
+      let best: Step = fail('no-alternative', 'nothing matched', v, depth);
       let cur: Value | undefined = v;
       const st = clone(s);
       for (let i = 0; i <= p.max && cur !== undefined; i++) {
@@ -126,7 +134,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
       return best;
     }
     case 'oneOf': {
-      let best: Step = fail(`no alternative of ${p.tag} matched`, v, depth);
+      let best: Step = fail('no-alternative', `no alternative of ${p.tag} matched`, v, depth);
       for (const [name, alt] of p.alternatives) {
         const st = clone(s);
         st.tags.set(p.tag, name);
@@ -138,24 +146,24 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
     }
     case 'node': {
       const n = v.producer();
-      if (n === undefined) return fail(`${v.name} is ${v.isGraphInput() ? 'a graph input' : v.isInitializer() ? 'an initializer' : 'not produced by a node'}, expected ${p.ops.map(opKey).join(' or ')}`, v, depth);
-      if (!p.ops.some((o) => n.is(o))) return fail(`${v.name} comes from ${opKey(n.op)}, expected ${p.ops.map(opKey).join(' or ')}`, n, depth);
-      if ((v.outputIndex() ?? 0) !== (p.output ?? 0)) return fail(`${v.name} is output ${v.outputIndex()} of ${n.op.opType}, expected output ${p.output ?? 0}`, n, depth);
+      if (n === undefined) return fail('not-produced', `${v.name} is ${v.isGraphInput() ? 'a graph input' : v.isInitializer() ? 'an initializer' : 'not produced by a node'}, expected ${p.ops.map(opKey).join(' or ')}`, v, depth);
+      if (!p.ops.some((o) => n.is(o))) return fail('wrong-op', `${v.name} comes from ${opKey(n.op)}, expected ${p.ops.map(opKey).join(' or ')}`, n, depth);
+      if ((v.outputIndex() ?? 0) !== (p.output ?? 0)) return fail('wrong-output', `${v.name} is output ${v.outputIndex()} of ${n.op.opType}, expected output ${p.output ?? 0}`, n, depth);
       const present = n.inputs.length;
       if (present < p.inputs.length || (!p.extraInputs && n.inputs.slice(p.inputs.length).some((x) => x !== undefined))) {
-        return fail(`${n.op.opType} node ${n.name} has ${present} inputs, expected ${p.inputs.length}`, n, depth);
+        return fail('input-count', `${n.op.opType} node ${n.name} has ${present} inputs, expected ${p.inputs.length}`, n, depth);
       }
       if (p.check) {
         const why = p.check(n, facts);
-        if (why !== undefined) return fail(why, n, depth + 1);
+        if (why !== undefined) return fail(checkId(p.check), why, n, depth + 1);
       }
       const orders = p.commute && p.inputs.length === 2 ? [[0, 1], [1, 0]] : [p.inputs.map((_, i) => i)];
-      let best: Step = fail('no input order matched', n, depth);
+      let best: Step = fail('no-alternative', 'no input order matched', n, depth);
       for (const order of orders) {
         let st = clone(s);
         st.matched.add(n);
         if (p.capture) {
-          if (st.nodes.has(p.capture) && st.nodes.get(p.capture) !== n) return fail(`capture ${p.capture} bound twice`, n, depth);
+          if (st.nodes.has(p.capture) && st.nodes.get(p.capture) !== n) return fail('capture-conflict', `capture ${p.capture} bound twice`, n, depth);
           st.nodes.set(p.capture, n);
           st.values.set(p.capture, v);
         }
@@ -163,7 +171,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
         for (let k = 0; k < p.inputs.length; k++) {
           const input = n.inputs[order[k]!];
           if (input === undefined) {
-            r = fail(`${n.op.opType} node ${n.name} lacks input ${order[k]}`, n, depth + 1);
+            r = fail('missing-input', `${n.op.opType} node ${n.name} lacks input ${order[k]}`, n, depth + 1);
             break;
           }
           r = step(p.inputs[k]!, input, st, facts, depth + 1);
@@ -181,7 +189,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
 function bind(capture: string | undefined, v: Value, s: State, depth: number): Step {
   if (capture === undefined) return { ok: true, state: s };
   const prev = s.values.get(capture);
-  if (prev !== undefined && prev !== v) return fail(`${capture} must be the same value at both places (${prev.name} vs ${v.name})`, v, depth);
+  if (prev !== undefined && prev !== v) return fail('capture-conflict', `${capture} must be the same value at both places (${prev.name} vs ${v.name})`, v, depth);
   const st = clone(s);
   st.values.set(capture, v);
   return { ok: true, state: st };

@@ -28,6 +28,7 @@ import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { Op } from '../../onnx/ops.js';
 import { any, constant, node, oneOf, skip } from '../../pattern/dsl.js';
+import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, Pattern, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
@@ -36,29 +37,29 @@ import { matchCache } from './kv-cache.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { edge, failed } from './pattern.js';
 
-const permIs =
-  (perm: readonly number[]): NodeCheck =>
-  (n) => {
+const permIs = (perm: readonly number[]): NodeCheck =>
+  refuses('transpose-perm', (n) => {
     const p = n.intsAttr('perm');
     return p !== undefined && p.length === perm.length && p.every((x, i) => x === perm[i]) ? undefined : `Transpose ${n.name} has perm [${p}], not [${perm}]`;
-  };
+  });
 
-const lastAxis: NodeCheck = (n, facts) => {
+const lastAxis: NodeCheck = refuses('softmax-axis-not-last', (n, facts) => {
   const opset13Default = -1;
   const axis = n.intAttr('axis', opset13Default);
   if (axis === -1) return undefined;
   const rank = facts.dims(n.inputs[0])?.length;
   if (rank !== undefined && axis === rank - 1) return undefined;
   return `Softmax ${n.name} is on axis ${axis}, not the last axis`;
-};
+});
 
-const activation: ValueCheck = (v, facts) =>
-  facts.constTensor(v) !== undefined ? `${v.name} is a constant (weights), not an activation: this MatMul is not attention` : undefined;
+const activation: ValueCheck = refuses('operand-is-weights', (v, facts) =>
+  facts.constTensor(v) !== undefined ? `${v.name} is a constant (weights), not an activation: this MatMul is not attention` : undefined,
+);
 
 /** Ops that pass values through unchanged in value (casts to float, Identity). */
 const PASS_THROUGH = [Op.Cast, Op.Identity];
 
-const shapeDerived: ValueCheck = (v, facts) => (facts.isShapeDerived(v) ? undefined : `${v.name} is an activation, not a scale`);
+const shapeDerived: ValueCheck = refuses('scale-from-activation', (v, facts) => (facts.isShapeDerived(v) ? undefined : `${v.name} is an activation, not a scale`));
 
 const scaleOf = (tag: string, x: Pattern): Pattern =>
   oneOf(tag, {
@@ -92,8 +93,8 @@ const masked = oneOf('mask', {
 const softmax = node(Op.Softmax, [skip(PASS_THROUGH, masked)], { capture: 'softmax', check: lastAxis });
 
 /** Where(IsNaN(p), 0, p): the dynamo exporter's guard for fully masked rows. */
-const nanGuardCheck: NodeCheck = (n) => (n.inputs[0]?.producer()?.inputs[0] === n.inputs[2] ? undefined : `Where ${n.name} is not a NaN guard of its own input`);
-const zero: ValueCheck = (v, facts) => (facts.constScalar(v) === 0 ? undefined : `${v.name} is not the constant 0`);
+const nanGuardCheck: NodeCheck = refuses('where-not-nan-guard', (n) => (n.inputs[0]?.producer()?.inputs[0] === n.inputs[2] ? undefined : `Where ${n.name} is not a NaN guard of its own input`));
+const zero: ValueCheck = refuses('fill-not-zero', (v, facts) => (facts.constScalar(v) === 0 ? undefined : `${v.name} is not the constant 0`));
 
 const guarded = oneOf('nanGuard', {
   isNaN: node(Op.Where, [node(Op.IsNaN, [any()]), constant(), skip(PASS_THROUGH, softmax)], { check: nanGuardCheck }),
@@ -118,17 +119,17 @@ export const decomposedAttention: AttentionPattern = {
   anchors: [Op.MatMul],
   match(anchor: Node, facts: ShapeFacts): PatternOutcome {
     const r = matchPattern(decomposedPattern, anchor.output(0), facts);
-    if (!r.ok) return failed(r.reason);
+    if (!r.ok) return failed(r.id, r.reason);
     const b = r.bindings;
     const tags = Object.fromEntries(b.tags);
     const q = b.values.get('q')!;
     const qRank = facts.dims(q)?.length ?? facts.dims(b.values.get('scores'))?.length;
-    if (qRank !== undefined && qRank !== 4) return failed(`Q (${q.name}) has rank ${qRank}; ctc places per-head QDQ on rank-4 [B, H, S, D] attention only`);
+    if (qRank !== undefined && qRank !== 4) return failed('query-not-rank-4', `Q (${q.name}) has rank ${qRank}; ctc places per-head QDQ on rank-4 [B, H, S, D] attention only`);
     const keyLayout = tags['keyLayout'] === 'BSHD' ? 'BSHD' : 'BHSD';
     const k = kvSource(b.values.get('k')!, facts);
     const v = kvSource(b.values.get('v')!, facts);
-    if (keyLayout === 'BSHD' && (k.repeated || k.cache)) return failed('a [B, S, H, D] key with a cache or grouped-query repeat is not a form ctc knows');
-    if (k.cache === undefined !== (v.cache === undefined)) return failed('only one of K and V has a cache Concat; ctc needs both or neither');
+    if (keyLayout === 'BSHD' && (k.repeated || k.cache)) return failed('bshd-key-with-cache-or-repeat', 'a [B, S, H, D] key with a cache or grouped-query repeat is not a form ctc knows');
+    if (k.cache === undefined !== (v.cache === undefined)) return failed('cache-on-one-side', 'only one of K and V has a cache Concat; ctc needs both or neither');
     const cache = k.cache && v.cache ? { pastKey: k.cache.past.name, presentKey: k.cache.present, pastValue: v.cache.past.name, presentValue: v.cache.present } : null;
     const kValue = b.values.get('k')!;
     const factor = k.factor ?? v.factor;

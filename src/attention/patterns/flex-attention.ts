@@ -20,9 +20,9 @@ export const flexAttention: AttentionPattern = {
   anchors: [Op.FlexAttention],
   match(n: Node, facts: ShapeFacts): PatternOutcome {
     const [q, k, v] = n.inputs;
-    if (!q || !k || !v) return failed(`FlexAttention ${n.name} lacks a Q, K or V input`);
+    if (!q || !k || !v) return failed('missing-qkv', `FlexAttention ${n.name} lacks a Q, K or V input`);
     const rank = facts.dims(q)?.length;
-    if (rank !== undefined && rank !== 4) return failed(`FlexAttention ${n.name} takes rank-${rank} inputs, not [B, H, S, D]`);
+    if (rank !== undefined && rank !== 4) return failed('not-rank-4', `FlexAttention ${n.name} takes rank-${rank} inputs, not [B, H, S, D]`);
     return {
       ok: true,
       site: { q: edge(q, 'BHSD'), k: edge(k, 'BHSD'), v: edge(v, 'BHSD'), cache: null, variant: { cache: 'none' }, internal: [], output: n.output(0) },

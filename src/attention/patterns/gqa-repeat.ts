@@ -10,19 +10,20 @@
 import type { Value } from '../../ir/value.js';
 import { Op } from '../../onnx/ops.js';
 import { any, node, oneOf } from '../../pattern/dsl.js';
+import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
-const unsqueezeAxis2: NodeCheck = (n, facts) => {
+const unsqueezeAxis2: NodeCheck = refuses('unsqueeze-axis-not-2', (n, facts) => {
   const axes = facts.constInts(n.inputs[1]) ?? n.intsAttr('axes');
   return axes?.length === 1 && axes[0] === 2 ? undefined : `Unsqueeze ${n.name} is not on axis 2`;
-};
-
-export const groupedQueryRepeat = oneOf('groupedQueryRepeat', {
-  repeat: node(Op.Reshape, [node(Op.Expand, [node(Op.Unsqueeze, [any('kv')], { check: unsqueezeAxis2, extraInputs: true }), any('expandShape')]), any()]),
-  none: any('kv'),
 });
+
+/** The repeat itself (its refusals have ids); `groupedQueryRepeat` also accepts no repeat at all. */
+export const repeatKv = node(Op.Reshape, [node(Op.Expand, [node(Op.Unsqueeze, [any('kv')], { check: unsqueezeAxis2, extraInputs: true }), any('expandShape')]), any()]);
+
+export const groupedQueryRepeat = oneOf('groupedQueryRepeat', { repeat: repeatKv, none: any('kv') });
 
 export interface RepeatMatch {
   /** The value before the repeat. */

@@ -13,17 +13,18 @@
 import type { Value } from '../../ir/value.js';
 import { Op } from '../../onnx/ops.js';
 import { any, constant, node, oneOf, pass } from '../../pattern/dsl.js';
+import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
-const isGraphInput: ValueCheck = (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`);
+const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
 
-const sequenceAxis: NodeCheck = (n, facts) => {
+const sequenceAxis: NodeCheck = refuses('concat-not-sequence-axis', (n, facts) => {
   const axis = n.intAttr('axis', 0);
   const rank = facts.dims(n.output(0))?.length ?? 4;
   return axis === -2 || axis === rank - 2 ? undefined : `Concat ${n.name} joins axis ${axis}, not the sequence axis (-2) of a [B, heads, S, D] cache`;
-};
+});
 
 const past = oneOf('pastForm', {
   input: pass(any('past', isGraphInput)),

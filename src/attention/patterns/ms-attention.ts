@@ -17,6 +17,7 @@ export const msAttention: AttentionPattern = {
   anchors: [Op.MsAttention],
   match(n: Node): PatternOutcome {
     return failed(
+      'qkv-inside-op',
       `com.microsoft.Attention ${n.name} computes Q, K and V inside the op from packed weights: there is no Q/K/V tensor to quantize per head (unfuse it, or export without onnxruntime's fusion)`,
     );
   },

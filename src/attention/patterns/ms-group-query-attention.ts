@@ -24,11 +24,11 @@ export const msGroupQueryAttention: AttentionPattern = {
     const [q, k, v, pastK, pastV] = n.inputs;
     const heads = n.intAttr('num_heads');
     const kvHeads = n.intAttr('kv_num_heads');
-    if (heads === undefined || kvHeads === undefined) return failed(`GroupQueryAttention ${n.name} lacks num_heads or kv_num_heads`);
-    if (!q || !k || !v) return failed(`GroupQueryAttention ${n.name} takes packed QKV: no separate K and V to quantize`);
+    if (heads === undefined || kvHeads === undefined) return failed('no-head-counts', `GroupQueryAttention ${n.name} lacks num_heads or kv_num_heads`);
+    if (!q || !k || !v) return failed('packed-qkv', `GroupQueryAttention ${n.name} takes packed QKV: no separate K and V to quantize`);
     const quantType = n.attr('k_quant_type');
     if (quantType?.kind === 'string' && Buffer.from(quantType.value).toString() !== 'NONE') {
-      return failed(`GroupQueryAttention ${n.name} already quantizes its KV cache (k_quant_type)`);
+      return failed('cache-already-quantized', `GroupQueryAttention ${n.name} already quantizes its KV cache (k_quant_type)`);
     }
     const { cache, pastEdges } = insideCache(n, pastK, pastV);
     return {

@@ -26,9 +26,9 @@ export const msMultiHeadAttention: AttentionPattern = {
     const pastK = n.inputs[6];
     const pastV = n.inputs[7];
     const heads = n.intAttr('num_heads');
-    if (heads === undefined) return failed(`MultiHeadAttention ${n.name} has no num_heads`);
-    if (!q || !k || !v) return failed(`MultiHeadAttention ${n.name} packs Q/K/V into one input: no separate Q, K and V to quantize`);
-    if (facts.dims(q)?.length === 5) return failed(`MultiHeadAttention ${n.name} takes packed QKV (5-D query)`);
+    if (heads === undefined) return failed('no-num-heads', `MultiHeadAttention ${n.name} has no num_heads`);
+    if (!q || !k || !v) return failed('packed-qkv', `MultiHeadAttention ${n.name} packs Q/K/V into one input: no separate Q, K and V to quantize`);
+    if (facts.dims(q)?.length === 5) return failed('packed-qkv-5d', `MultiHeadAttention ${n.name} takes packed QKV (5-D query)`);
     const layoutOf = (x: typeof k): Layout => (facts.dims(x!)?.length === 4 ? 'BHSD' : 'BSE');
     const { cache, pastEdges } = insideCache(n, pastK, pastV);
     return {

@@ -28,16 +28,16 @@ export const onnxAttention: AttentionPattern = {
   anchors: [Op.Attention],
   match(n: Node, facts: ShapeFacts): PatternOutcome {
     const [q, k, v, , pastK, pastV] = n.inputs;
-    if (!q || !k || !v) return failed(`Attention ${n.name} lacks a Q, K or V input`);
+    if (!q || !k || !v) return failed('missing-qkv', `Attention ${n.name} lacks a Q, K or V input`);
     const qHeads = n.intAttr('q_num_heads');
     const kvHeads = n.intAttr('kv_num_heads');
     const rank = facts.dims(q)?.length ?? (qHeads !== undefined ? 3 : 4);
     const layout = rank === 3 ? 'BSE' : 'BHSD';
-    if (rank === 3 && (qHeads === undefined || kvHeads === undefined)) return failed(`Attention ${n.name} takes 3-D inputs without q_num_heads/kv_num_heads`);
+    if (rank === 3 && (qHeads === undefined || kvHeads === undefined)) return failed('packed-without-head-counts', `Attention ${n.name} takes 3-D inputs without q_num_heads/kv_num_heads`);
     const heads = { ...(qHeads !== undefined ? { numHeads: qHeads } : {}), ...(kvHeads !== undefined ? { numKvHeads: kvHeads } : {}) };
     const output = n.output(0);
     if (pastK || pastV) {
-      if (!pastK || !pastV) return failed(`Attention ${n.name} has only one of past_key and past_value`);
+      if (!pastK || !pastV) return failed('past-on-one-side', `Attention ${n.name} has only one of past_key and past_value`);
       const { cache, pastEdges } = insideCache(n, pastK, pastV);
       return {
         ok: true,
@@ -58,7 +58,7 @@ export const onnxAttention: AttentionPattern = {
     const vr = layout === 'BHSD' ? stripRepeat(v, facts) : { source: v, repeated: false, factor: undefined };
     const kc = matchCache(kr.source, facts);
     const vc = matchCache(vr.source, facts);
-    if ((kc === undefined) !== (vc === undefined)) return failed('only one of K and V has a cache Concat');
+    if ((kc === undefined) !== (vc === undefined)) return failed('cache-on-one-side', 'only one of K and V has a cache Concat');
     const factor = kr.factor ?? vr.factor;
     return {
       ok: true,
