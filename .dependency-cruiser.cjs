@@ -7,6 +7,7 @@
  *   src/cli/          the command line                       (top)
  *   src/compile.ts    the pipeline: orchestrates the passes
  *   passes/           upgrade-opset, insert-observers, insert-qdq
+ *   src/report/       compile.json and report.html
  *   src/eval/ src/decode/  ctc eval; greedy decoding and the cache interface
  *   src/emit/         quantization_config, scales.json, output
  *   src/calibrate/    runs an observer graph it is handed (never builds one)
@@ -31,6 +32,7 @@ const LAYERS = [
   ['src/calibrate/'],
   ['src/emit/'],
   ['src/eval/', 'src/decode/'],
+  ['src/report/'],
   ['passes/'],
   ['src/compile.ts'],
   ['src/cli/'],

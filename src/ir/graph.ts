@@ -5,7 +5,7 @@
 import type { Attribute } from './attribute.js';
 import { Node } from './node.js';
 import type { Tensor } from './tensor.js';
-import type { OpId } from '../onnx/ops.js';
+import type { OpId } from './op-id.js';
 import { subgraphsOf } from './attribute.js';
 import { Value } from './value.js';
 
