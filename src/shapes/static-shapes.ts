@@ -160,10 +160,36 @@ export class ShapeFacts {
   dims(v: Value | undefined): Dims | undefined {
     if (v === undefined) return undefined;
     if (this.dimsCache.has(v)) return this.dimsCache.get(v);
-    this.dimsCache.set(v, undefined);
-    const r = this.computeDims(v);
-    this.dimsCache.set(v, r);
-    return r;
+    // The dims of a value come from its producer's inputs, and theirs from further up: computed
+    // ancestors first, from an explicit stack, the recursion in computeDims only ever finds
+    // them cached, so a chain of any length costs no stack depth.
+    for (const a of this.uncachedAncestorsFirst(v)) {
+      this.dimsCache.set(a, undefined); // guards against cycles
+      this.dimsCache.set(a, this.computeDims(a));
+    }
+    return this.dimsCache.get(v);
+  }
+
+  /** `v` and the values above it whose dims are not cached yet, each after its producer's inputs. */
+  private uncachedAncestorsFirst(v: Value): Value[] {
+    const order: Value[] = [];
+    const seen = new Set<Value>();
+    const stack: { value: Value; inputsDone: boolean }[] = [{ value: v, inputsDone: false }];
+    while (stack.length > 0) {
+      const top = stack.pop()!;
+      if (top.inputsDone) {
+        order.push(top.value);
+        continue;
+      }
+      if (seen.has(top.value)) continue;
+      seen.add(top.value);
+      stack.push({ value: top.value, inputsDone: true });
+      if (this.constTensor(top.value) !== undefined) continue;
+      for (const x of top.value.producer()?.inputs ?? []) {
+        if (x !== undefined && !seen.has(x) && !this.dimsCache.has(x)) stack.push({ value: x, inputsDone: false });
+      }
+    }
+    return order;
   }
 
   private computeDims(v: Value): Dims | undefined {

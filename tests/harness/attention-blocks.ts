@@ -244,3 +244,13 @@ export function buildAttentionGraph(blocks: readonly BlockSpec[], noise: readonl
   return g;
 }
 
+
+/** A chain of `length` elementwise nodes (Relu, Add, Identity in turn) in front of one attention block. */
+export function deepChainModel(length: number): AttentionGraph {
+  const g = new AttentionGraph();
+  let h = g.input();
+  for (let i = 0; i < length; i++) h = g.noise(h, [0, 1, 3][i % 3]!);
+  const spec: BlockSpec = { heads: 2, ratio: 1, headDim: 4, layout: 'BHSD', scale: 'scores-mul', mask: 'none', cache: false, castAfterSoftmax: false, nanGuard: false, softmaxAxis: -1, projection: 'separate', mutation: 'none' };
+  g.b.output(g.block(h, spec, 0), 'y');
+  return g;
+}
