@@ -55,6 +55,7 @@ describe('the pass contract', () => {
       ['upgrade-opset', true],
       ['insert-observers', false],
       ['insert-qdq', true],
+      ['cache-io', true],
     ]);
   });
 
