@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomSets } from '../../src/calibrate/random.js';
-import { UsageError } from '../../src/errors.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Tensor } from '../../src/ir/tensor.js';
@@ -18,21 +17,11 @@ import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
+import { usageMessage } from '../harness/usage.js';
 
 const LM_DIMS = ['--dim', 'batch=2', '--dim', 'seq=5', '--dim', 'total_seq=8', '--dim', 'past_seq=3'];
 const dims = (...kv: [string, number][]): Map<string, number> => new Map(kv);
 const LM = dims(['batch', 2], ['seq', 5], ['total_seq', 8], ['past_seq', 3]);
-
-/** The UsageError message of `f`. */
-function usage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
 
 const rowsOf = (m: Model, initializer: string): number => m.graph.initializers.find((v) => v.name === initializer)!.initializer!.dims[0]!;
 const values = (t: Tensor): number[] => t.toNumbers();
@@ -101,7 +90,7 @@ describe('values the model accepts', () => {
     expect(values(randomSets(model, 1, dims(['batch', 2], ['seq', 5], ['total', 8], ['past', 3]))[0]!.load().get('input_ids')!)).toEqual(tokenValues);
     expect(values(sets[1]!.load().get('input_ids')!)).not.toEqual(tokenValues);
     // positions past the 16-row table are refused
-    expect(usage(() => randomSets(model, 1, dims(['batch', 1], ['seq', 14], ['total', 17], ['past', 3])))).toBe(
+    expect(usageMessage(() => randomSets(model, 1, dims(['batch', 1], ['seq', 14], ['total', 17], ['past', 3])))).toBe(
       'position ids "position_ids" would reach 16 (past length past=3 + new tokens seq=14 = 17 positions), but the table they index has 16 rows: give --dim sizes with at most 16 tokens in all',
     );
     expect(values(randomSets(model, 1, dims(['batch', 1], ['seq', 13], ['total', 16], ['past', 3]))[0]!.load().get('position_ids')!).at(-1)).toBe(15);
@@ -112,30 +101,30 @@ describe('sizes are checked before any work, all at once', () => {
   const llama = loadModel(corpusModel('llama-gqa-bytes-ts-eager'));
   const gpt2 = loadModel(corpusModel('gpt2-bytes-ts-eager'));
   it('every missing --dim in one message, with where each is used', () => {
-    expect(usage(() => randomSets(llama, 1, dims(['seq', 4])))).toMatch(
+    expect(usageMessage(() => randomSets(llama, 1, dims(['seq', 4])))).toMatch(
       /^--calib-random needs the size of every dynamic input dimension: give --dim batch=N --dim total_seq=N --dim past_seq=N \(batch: input_ids\[0\], attention_mask\[0\], past_key_values\.0\.key\[0\].*; total_seq: attention_mask\[1\]; past_seq: past_key_values\.0\.key\[2\]/,
     );
   });
   it('a --dim the inputs do not have', () => {
-    expect(usage(() => randomSets(llama, 1, new Map([...LM, ['sequence', 4]])))).toBe("--dim sequence: the model's inputs have no dynamic dimension of that name; theirs are batch, seq, total_seq, past_seq");
+    expect(usageMessage(() => randomSets(llama, 1, new Map([...LM, ['sequence', 4]])))).toBe("--dim sequence: the model's inputs have no dynamic dimension of that name; theirs are batch, seq, total_seq, past_seq");
   });
   it('sizes that would not fit in memory are refused with the size', () => {
-    expect(usage(() => randomSets(llama, 1, dims(['batch', 1000], ['seq', 4], ['total_seq', 10_000_004], ['past_seq', 10_000_000])))).toMatch(
+    expect(usageMessage(() => randomSets(llama, 1, dims(['batch', 1000], ['seq', 4], ['total_seq', 10_000_004], ['past_seq', 10_000_000])))).toMatch(
       /^the random inputs of one set would take 18\.7 TiB \(the largest, "past_key_values\.0\.key" float\[1000, 2, 10000000, 32\], 2\.3 TiB\), more than a quarter of this machine's .* of memory: give smaller --dim sizes$/,
     );
   });
   it('a mask that is not past + new tokens long; positions past the learned table; caches or batches that disagree', () => {
-    expect(usage(() => randomSets(llama, 1, dims(['batch', 1], ['seq', 4], ['total_seq', 4], ['past_seq', 2])))).toBe(
+    expect(usageMessage(() => randomSets(llama, 1, dims(['batch', 1], ['seq', 4], ['total_seq', 4], ['past_seq', 2])))).toBe(
       'the attention mask "attention_mask" covers past and new tokens, so its length total_seq=4 must be past length past_seq=2 + new tokens seq=4 = 6: give --dim sizes that agree',
     );
-    expect(usage(() => randomSets(gpt2, 1, dims(['batch', 1], ['seq', 30], ['total_seq', 1030], ['past_seq', 1000])))).toBe(
+    expect(usageMessage(() => randomSets(gpt2, 1, dims(['batch', 1], ['seq', 30], ['total_seq', 1030], ['past_seq', 1000])))).toBe(
       'the model learns positions in model.transformer.wpe.weight, which has 1024 rows, but past length past_seq=1000 + new tokens seq=30 = 1030 positions: give --dim sizes with at most 1024 tokens in all',
     );
     const dynamo = loadModel(corpusModel('llama-gqa-bytes-dynamo-op23'));
     const pasts = ['s69', 's89', 's15', 's81', 's90', 's8', 's92', 's68'].map((s): [string, number] => [s, s === 's15' ? 2 : 3]);
-    expect(usage(() => randomSets(dynamo, 1, dims(['s25', 1], ['s43', 1], ['s70', 4], ['s53', 7], ...pasts)))).toMatch(/^the past caches "past_key_values\.0\.key" and "past_key_values\.1\.key" must have one length \(axis 2\), but get s69=3 and s15=2/);
+    expect(usageMessage(() => randomSets(dynamo, 1, dims(['s25', 1], ['s43', 1], ['s70', 4], ['s53', 7], ...pasts)))).toMatch(/^the past caches "past_key_values\.0\.key" and "past_key_values\.1\.key" must have one length \(axis 2\), but get s69=3 and s15=2/);
     const same = pasts.map(([s]): [string, number] => [s, 3]);
-    expect(usage(() => randomSets(dynamo, 1, dims(['s25', 1], ['s43', 2], ['s70', 4], ['s53', 7], ...same)))).toMatch(/^inputs "input_ids" and "attention_mask" must have one batch size, but get s25=1 and s43=2/);
+    expect(usageMessage(() => randomSets(dynamo, 1, dims(['s25', 1], ['s43', 2], ['s70', 4], ['s53', 7], ...same)))).toMatch(/^inputs "input_ids" and "attention_mask" must have one batch size, but get s25=1 and s43=2/);
   });
   it('from the command line: exit 1 naming every missing --dim, before the warning and any work', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-random-')), 'o');

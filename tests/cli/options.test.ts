@@ -10,9 +10,9 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { findDataSets, parseSetRange } from '../../src/calibrate/data.js';
 import { parseCalibRandom, parseDims, parseThreads } from '../../src/cli/options.js';
-import { UsageError } from '../../src/errors.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
+import { usageMessage } from '../harness/usage.js';
 
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
 
@@ -24,17 +24,6 @@ function refused(...args: string[]): string {
   expect(r.stderr).not.toMatch(/internal error/);
   expect(existsSync(out)).toBe(false);
   return r.stderr;
-}
-
-/** The UsageError message `f` throws (fails the test if it throws nothing or something else). */
-function usageMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a UsageError');
 }
 
 describe('--calib-random N', () => {
