@@ -9,7 +9,7 @@ export default defineConfig({
   test: {
     include: [
       'tests/quant/*.test.ts',
-      'tests/onnx/dtypes.test.ts',
+      'tests/ir/dtypes.test.ts',
       'tests/rules/targets.test.ts',
       'tests/rules/schema.test.ts',
       'tests/rules/error-bound.test.ts',

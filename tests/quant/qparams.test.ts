@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { reduceObserver, mseRange } from '../../src/calibrate/observers.js';
 import type { Batch } from '../../src/calibrate/stats.js';
 import type { QuantizationArgs } from '../../src/quant/args.js';
-import { FLOAT32_EPS, computeQParams, fakeQuantize } from '../../src/quant/qparams.js';
+import { DataType } from '../../src/ir/dtypes.js';
+import { FLOAT32_EPS, computeQParams, fakeQuantize, scaleProblem } from '../../src/quant/qparams.js';
 import { quantArgs } from '../harness/fixtures.js';
 import { referenceMseRange } from '../harness/mse-reference.js';
 
@@ -47,8 +48,17 @@ describe('scale divisors and edge cases', () => {
     expect(computeQParams([2], [15], args({ num_bits: 4 })).scale[0]).toBe(2);
     expect(computeQParams([-15], [-2], args({ num_bits: 4 })).scale[0]).toBe(2);
   });
-  it('a zero scale becomes the float32 epsilon', () => {
-    expect(computeQParams([0], [0], args({})).scale[0]).toBe(FLOAT32_EPS);
+  it("a zero scale becomes the epsilon of the scale's dtype (torch.finfo(dtype).eps), which is a normal number", () => {
+    const a = args({ type: 'float', num_bits: 8 });
+    expect(computeQParams([0], [0], a).scale[0]).toBe(FLOAT32_EPS);
+    expect(computeQParams([0], [0], a, DataType.FLOAT16).scale[0]).toBe(2 ** -10);
+    expect(computeQParams([0], [0], a, DataType.BFLOAT16).scale[0]).toBe(2 ** -7);
+    expect(scaleProblem(FLOAT32_EPS)).toBeUndefined();
+    expect(scaleProblem(2 ** -10, DataType.FLOAT16)).toBeUndefined();
+    expect(scaleProblem(2 ** -7, DataType.BFLOAT16)).toBeUndefined();
+  });
+  it('asymmetric float quantization is refused (compressed-tensors has no float zero-point grid)', () => {
+    expect(() => computeQParams([-1], [1], args({ type: 'float', num_bits: 8, symmetric: false }))).toThrow(/^asymmetric float quantization is not supported$/);
   });
   it('asymmetric int8: scale (max-min)/255, zp = round(-128 - min/scale)', () => {
     const { scale, zeroPoint } = computeQParams([-1], [3], args({ num_bits: 8, symmetric: false }));
@@ -102,5 +112,36 @@ describe('observers (llm-compressor semantics)', () => {
     // and a range that needs no clipping (no outlier) is left as it is
     const [, full] = mseRange([-1, -0.5, 0, 0.5, 1], -1, 1, args({ num_bits: 8 }));
     expect(full).toBe(1);
+  });
+});
+
+describe('scaleProblem: the scales a float32, float16 or bfloat16 can hold (IEEE 754 limits)', () => {
+  it('NaN, then negative (-Inf and negative subnormals too), then zero (either sign)', () => {
+    expect(scaleProblem(NaN)).toBe('NaN');
+    expect(scaleProblem(NaN, DataType.FLOAT16)).toBe('NaN');
+    expect(scaleProblem(-Infinity)).toBe('negative');
+    expect(scaleProblem(-0.5)).toBe('negative');
+    expect(scaleProblem(-(2 ** -149))).toBe('negative');
+    expect(scaleProblem(0)).toBe('zero');
+    expect(scaleProblem(-0)).toBe('zero');
+    expect(scaleProblem(1)).toBeUndefined();
+  });
+  it('the largest finite value of each type is a scale; anything above it is infinite once stored', () => {
+    // float32 max (2 − 2^-23)·2^127, float16 65504, bfloat16 (2 − 2^-7)·2^127
+    expect(scaleProblem(3.4028234663852886e38)).toBeUndefined();
+    expect(scaleProblem(Infinity)).toBe('past the largest float32 (3.4028234663852886e+38), so infinite');
+    expect(scaleProblem(65504, DataType.FLOAT16)).toBeUndefined();
+    expect(scaleProblem(65505, DataType.FLOAT16)).toBe('past the largest float16 (65504), so infinite');
+    expect(scaleProblem(3.3895313892515355e38, DataType.BFLOAT16)).toBeUndefined();
+    expect(scaleProblem(3.39e38, DataType.BFLOAT16)).toBe('past the largest bfloat16 (3.3895313892515355e+38), so infinite');
+  });
+  it('the smallest normal number of each type is a scale; anything below it is subnormal', () => {
+    // float32 and bfloat16: 2^-126 = 1.1755e-38; float16: 2^-14 = 6.1035e-5
+    expect(scaleProblem(2 ** -126)).toBeUndefined();
+    expect(scaleProblem(2 ** -127)).toBe('subnormal in float32 (below its smallest normal number, 1.175e-38)');
+    expect(scaleProblem(2 ** -14, DataType.FLOAT16)).toBeUndefined();
+    expect(scaleProblem(2 ** -15, DataType.FLOAT16)).toBe('subnormal in float16 (below its smallest normal number, 6.104e-5)');
+    expect(scaleProblem(2 ** -126, DataType.BFLOAT16)).toBeUndefined();
+    expect(scaleProblem(2 ** -130, DataType.BFLOAT16)).toBe('subnormal in bfloat16 (below its smallest normal number, 1.175e-38)');
   });
 });
