@@ -83,10 +83,13 @@ class Decoder {
     throw new ModelLoadError(`${this.opts.file}: ${message}`);
   }
 
-  type(t: TypeProto | undefined): ValueType | undefined {
+  type(t: TypeProto | undefined, name: string): ValueType | undefined {
     if (t === undefined) return undefined;
     if (t.value.case === 'tensorType') {
       const tt = t.value.value;
+      // Every later stage (shapes, sizes, random inputs, interfaces) looks the type up in the table:
+      // an element type outside it is the file's error, said here once, not a crash there.
+      if (!isKnownDataType(tt.elemType)) this.fail(`value "${name}" has element type ${tt.elemType}, which is not an ONNX data type (see TensorProto.DataType)`);
       const shape: Dim[] | undefined = tt.shape?.dim.map((d) =>
         d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : undefined,
       );
@@ -328,7 +331,7 @@ function attachInfo(v: Value, info: ValueInfoProto, slot: InfoSlot, d: Decoder):
   v.source = src;
   src.slots[slot] = info;
   if (v.type === undefined && info.type !== undefined) {
-    v.type = d.type(info.type);
+    v.type = d.type(info.type, info.name);
     src.type = v.type;
   }
   if (v.docString === '' && v.metadataProps.length === 0) {
