@@ -2,6 +2,7 @@
  * Once per test run, before any test:
  *
  *   corpus/onnx-node-tests.tar.gz ─ untar (when .cache/node is missing or short) ─▶ .cache/node/
+ *   corpus/zoo.tar.xz ─ untar (when .cache/zoo is missing or older than the archive) ─▶ .cache/zoo/
  *   src/, passes/ newer than dist/ ─ tsc -p . ─▶ dist/src/cli/main.js (the CLI the CLI tests spawn)
  *
  * `npm test` compiles first, so dist/ is fresh and nothing is built here; a bare `npx vitest
@@ -9,7 +10,7 @@
  * tests never run a stale CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -34,6 +35,21 @@ function unpackNodeTests(): void {
   }
 }
 
+/** The export zoo; unpacked afresh whenever the archive is newer than the unpacked copy. */
+function unpackZoo(): void {
+  const cache = join(ROOT, '.cache');
+  const zoo = join(cache, 'zoo');
+  const archive = join(ROOT, 'corpus', 'zoo.tar.xz');
+  const stamp = join(zoo, 'results.json');
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= statSync(archive).mtimeMs) return;
+  rmSync(zoo, { recursive: true, force: true });
+  mkdirSync(cache, { recursive: true });
+  execFileSync('tar', ['-xJf', archive, '-C', cache]);
+  // tar restores the archive's fixed mtime (1970): stamp the copy with the time it was unpacked.
+  const now = new Date();
+  utimesSync(stamp, now, now);
+}
+
 function buildCli(): void {
   const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
@@ -45,5 +61,6 @@ function buildCli(): void {
 
 export default function setup(): void {
   unpackNodeTests();
+  unpackZoo();
   buildCli();
 }
