@@ -191,7 +191,10 @@ function resolveHeads(d: SiteDraft, facts: ShapeFacts, site: string): { numHeads
   if (missing.length > 0) {
     throw new MatchError(`attention site ${site}: cannot determine ${missing.join('; ')}. Export the model with static head dimensions or value_info shapes.`);
   }
-  if (!Number.isInteger(numHeads!) || !Number.isInteger(numKvHeads!) || !Number.isInteger(headDim!) || numHeads! % numKvHeads! !== 0) {
+  // Sizes come from declared shapes too, which the graph may contradict: a head count or size
+  // that no tensor could hold (2^31 elements per head row and more) is the file's error.
+  const plausible = (n: number): boolean => Number.isInteger(n) && n >= 1 && n * Math.max(1, headDim!) < 2 ** 31;
+  if (!plausible(numHeads!) || !plausible(numKvHeads!) || !plausible(headDim!) || numHeads! % numKvHeads! !== 0) {
     throw new MatchError(`attention site ${site}: inconsistent heads (${numHeads} query heads, ${numKvHeads} key/value heads, head size ${headDim})`);
   }
   return { numHeads: numHeads!, numKvHeads: numKvHeads!, headDim: headDim! };

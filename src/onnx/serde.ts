@@ -90,9 +90,13 @@ class Decoder {
       // Every later stage (shapes, sizes, random inputs, interfaces) looks the type up in the table:
       // an element type outside it is the file's error, said here once, not a crash there.
       if (!isKnownDataType(tt.elemType)) this.fail(`value "${name}" has element type ${tt.elemType}, which is not an ONNX data type (see TensorProto.DataType)`);
-      const shape: Dim[] | undefined = tt.shape?.dim.map((d) =>
-        d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : undefined,
-      );
+      const shape: Dim[] | undefined = tt.shape?.dim.map((d) => {
+        if (d.value.case !== 'dimValue') return d.value.case === 'dimParam' ? d.value.value : undefined;
+        const n = Number(d.value.value);
+        // A size JavaScript cannot hold exactly would be written back as another number.
+        if (!Number.isSafeInteger(n)) this.fail(`value "${name}" declares a dimension of ${d.value.value}, which no tensor can have`);
+        return n;
+      });
       return { kind: 'tensor', elemType: tt.elemType, shape };
     }
     return { kind: 'other', source: t };
@@ -129,7 +133,14 @@ class Decoder {
       if (offset + length > size) {
         this.fail(`external data file "${location}" is ${size} bytes, too short for tensor "${t.name}" (needs ${offset + length})`);
       }
-      storage = { kind: 'external', path, location, offset, length };
+      // Exactly the shape's bytes, as for raw_data: a short file region would be read past its
+      // end, a long one would carry another tensor's bytes into this one.
+      if (t.dataType === DataType.STRING) this.fail(`tensor "${t.name}" (${where}) is a string tensor in external data; strings belong in string_data`);
+      const need = rawByteLength(t.dataType as DataType, dims.reduce((a, b) => a * b, 1));
+      if (lengthText !== undefined ? length !== need : length < need) {
+        this.fail(`tensor "${t.name}" (${where}) has ${length} bytes in external data "${location}", but its shape [${dims.join(', ')}] needs ${need}`);
+      }
+      storage = { kind: 'external', path, location, offset, length: need };
     } else if (t.rawData.byteLength > 0 || hasOwn(t, 'rawData')) {
       if (t.dataType === DataType.STRING) this.fail(`tensor "${t.name}" (${where}) is a string tensor with raw_data; strings belong in string_data`);
       const count = dims.reduce((a, b) => a * b, 1);

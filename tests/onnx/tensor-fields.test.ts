@@ -5,7 +5,7 @@
  * site finding reads the constant (exit 2, seed 3: cases 1457, 1993, 2031).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
-import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
+import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import type { TensorProto } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../src/errors.js';
@@ -52,3 +52,30 @@ describe('tensor values against shape and type', () => {
     });
   }
 });
+
+/**
+ * External data must hold exactly the shape's bytes, as onnxruntime requires (fuzz seed 20261201,
+ * case 23204: a one-element int64 tensor moved to external data of length 0 was read past the
+ * end of its region, exit 2). Without `length`, the region runs to the end of the file and
+ * must be at least as long; the tensor then reads only its own bytes.
+ */
+describe('external data against shape and type', () => {
+  const external = (entries: Record<string, string>, fileSize: number) =>
+    decodeModel(
+      modelWith({ dataType: DataType.INT64, dims: [2n], dataLocation: 1, externalData: Object.entries(entries).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })) }),
+      { file: 'f.onnx', resolveExternal: (location) => ({ path: `/data/${location}`, size: fileSize }) },
+    );
+  it('a region of exactly the shape\'s bytes loads, with or without `length`', () => {
+    expect(external({ location: 'w.bin', offset: '8', length: '16' }, 24).graph.initializers[0]!.initializer!.storage).toMatchObject({ kind: 'external', offset: 8, length: 16 });
+    expect(external({ location: 'w.bin', offset: '8' }, 40).graph.initializers[0]!.initializer!.storage).toMatchObject({ kind: 'external', offset: 8, length: 16 });
+  });
+  it.each([
+    ['a length shorter than the shape needs', { location: 'w.bin', length: '0' }, 64, /"w" \(initializer\) has 0 bytes in external data "w.bin", but its shape \[2\] needs 16/],
+    ['a length longer than the shape needs', { location: 'w.bin', length: '24' }, 64, /has 24 bytes in external data "w.bin", but its shape \[2\] needs 16/],
+    ['no length and too little file after the offset', { location: 'w.bin', offset: '56' }, 64, /has 8 bytes in external data "w.bin", but its shape \[2\] needs 16/],
+  ])('%s is refused, naming the tensor and the file', (_what, entries, size, message) => {
+    expect(() => external(entries, size)).toThrow(ModelLoadError);
+    expect(() => external(entries, size)).toThrow(message);
+  });
+});
+
