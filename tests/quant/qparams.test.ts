@@ -97,6 +97,52 @@ describe('observers (llm-compressor semantics)', () => {
     expect(r.max).toEqual([ema([2, 1, 4]), ema([1, 5, 2])]);
     expect(reduceObserver(batches, 0, args({ strategy: 'attn_head', observer: 'minmax', observer_kwargs: { averaging_constant: 1 } }))).toEqual({ min: [-2, -1], max: [4, 2] });
   });
+  it('mse ranges, when a batch carries them, are what the mse observer averages; every other observer reads min and max', () => {
+    // statistics are kept per batch so that any observer can be applied to them afterwards
+    const withMse: Batch[] = [
+      { set: 'a', edges: [{ min: [-1, -4], max: [2, 1], mseMin: [-0.5, -3], mseMax: [1.5, 0.5] }] },
+      { set: 'b', edges: [{ min: [-3, -2], max: [1, 5], mseMin: [-2, -1.5], mseMax: [0.75, 4] }] },
+    ];
+    const head = args({ strategy: 'attn_head' });
+    expect(reduceObserver(withMse, 0, head)).toEqual({ min: [-3, -4], max: [2, 5] });
+    expect(reduceObserver(withMse, 0, { ...head, observer: 'memoryless_minmax' })).toEqual({ min: [-3, -2], max: [1, 5] });
+    expect(reduceObserver(withMse, 0, { ...head, observer: 'mse', observer_kwargs: { averaging_constant: 0.5 } })).toEqual({ min: [-1.25, -2.25], max: [1.125, 2.25] });
+  });
+  it('no batch at all is an error, whatever the observer', () => {
+    for (const observer of ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'] as const) {
+      expect(() => reduceObserver([], 0, args({ observer }))).toThrow(/^no calibration batches$/);
+    }
+  });
+  it('mse honours each observer_kwarg (maxshrink, grid, norm, patience) as the independent search does', () => {
+    // data sets found so that each kwarg changes the reference's answer from the defaults'
+    const a = [0.57, -0.29, 0.17, -0.98, -0.98, -0.58, -0.22, -0.12, -0.44, 0.6, -0.57, -0.45, 1.65];
+    const b = [0.33, 0.46, -0.01, 0.97, -0.25, 0.72, 0.71, 0.99, 0.62, -0.39, -0.56, 0.64, 0.21, 0.92, 1.53];
+    const c = [-0.65, -0.69, -0.71, -0.43, 0.86, -0.98, 0.78, -0.72, -0.55, -0.44, 3.38];
+    // [values, kwargs, kwargs under which the reference answers otherwise]
+    const cases: [number[], Record<string, number>, Record<string, number>][] = [
+      [a, { patience: 2 }, { patience: 3 }], // stops after i = 2: the range as observed
+      [a, { patience: 3 }, { patience: 2 }], // goes on to i = 3, which is better
+      [a, { maxshrink: 0.02 }, {}],
+      [b, { grid: 40 }, {}],
+      [c, { norm: 1 }, {}],
+    ];
+    for (const [values, kw, other] of cases) {
+      const lo = Math.min(...values);
+      const hi = Math.max(...values);
+      const ref = referenceMseRange(values, lo, hi, { bits: 4, ...kw });
+      expect(ref, JSON.stringify(kw)).not.toEqual(referenceMseRange(values, lo, hi, { bits: 4, ...other }));
+      const got = mseRange(values, lo, hi, args({ num_bits: 4, observer: 'mse', observer_kwargs: kw }));
+      expect(got[0], JSON.stringify(kw)).toBeCloseTo(ref[0], 6);
+      expect(got[1], JSON.stringify(kw)).toBeCloseTo(ref[1], 6);
+    }
+  });
+  it('mse keeps the first of equally good candidates, and with no candidate (maxshrink 0) the range as observed', () => {
+    // every candidate quantizes 0 exactly: the first one (the whole range) is kept
+    expect(mseRange([0, 0, 0], -1, 2, args({ num_bits: 4 }))).toEqual([-1, 2]);
+    expect(referenceMseRange([0, 0, 0], -1, 2, { bits: 4 })).toEqual([-1, 2]);
+    expect(mseRange([0.3, 1.7], -1, 2, args({ num_bits: 4, observer_kwargs: { maxshrink: 0 } }))).toEqual([-1, 2]);
+    expect(referenceMseRange([0.3, 1.7], -1, 2, { bits: 4, maxshrink: 0 })).toEqual([-1, 2]);
+  });
   it('mse clips an outlier when that lowers the total error, within maxshrink', () => {
     // 1000 values spread over [-1, 1] and one at 1.3: int4 steps shrink by up to 20 %, which
     // costs the outlier at most 0.26 and saves every other value about 40 % of its error.
