@@ -14,11 +14,13 @@
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
-import { insertQdq } from '../../passes/insert-qdq.js';
+import { activationFloatType, alreadyQuantized, existingQdq, insertQdq, qdqNeeds } from '../../passes/insert-qdq.js';
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import type { Value } from '../../src/ir/value.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
@@ -162,3 +164,107 @@ describe('insertQdq on MultiHeadAttention (packed Q/K/V, the past inside the op)
 function findSitesName(m: Model): string {
   return findSites(m, ATTENTION_PATTERNS).sites[0]!.name;
 }
+
+describe('the float type of an activation (QuantizeLinear, opset 19+: y_scale has the type of x)', () => {
+  it('declared on the value, or on the nearest graph input, initializer or Cast up its producers', () => {
+    const m = emptyModel({ '': 19 });
+    const b = new GraphBuilder(m);
+    const h = b.input('h', DataType.FLOAT16, [2]);
+    const bf = b.input('bf', DataType.BFLOAT16, [2]);
+    const f = b.input('f', DataType.FLOAT, [2]);
+    const d = b.input('d', DataType.DOUBLE, [2]);
+    const i = b.input('i', DataType.INT64, [2]);
+    expect([h, bf, f, d].map(activationFloatType)).toEqual([DataType.FLOAT16, DataType.BFLOAT16, DataType.FLOAT, DataType.FLOAT]);
+    // two undeclared steps from a float16 / bfloat16 input
+    expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Transpose, [h])]))).toBe(DataType.FLOAT16);
+    expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Transpose, [bf])]))).toBe(DataType.BFLOAT16);
+    // an initializer's type
+    const w = b.initializer('w', Tensor.fromFloat32('w', DataType.FLOAT16, [2], [1, 2]));
+    expect(activationFloatType(b.op(Op.Mul, [b.op(Op.Shape, []), w]))).toBe(DataType.FLOAT16);
+    // a Cast's target, though its input is an integer
+    expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Cast, [i], [intAttr('to', DataType.BFLOAT16)])]))).toBe(DataType.BFLOAT16);
+    // nothing declared anywhere: float32
+    expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Shape, [])]))).toBe(DataType.FLOAT);
+  });
+  it('an integer value on the way is not where the type comes from: its own producers are not searched', () => {
+    // y = Reshape(Identity(Identity(x: float32)), Cast(h: float16, to=int64)): the int64 shape is
+    // nearer than x, but the float16 tensor it was computed from says nothing about y
+    const m = emptyModel({ '': 19 });
+    const b = new GraphBuilder(m);
+    const x = b.input('x', DataType.FLOAT, [2]);
+    const h = b.input('h', DataType.FLOAT16, [1]);
+    const y = b.op(Op.Reshape, [b.op(Op.Identity, [b.op(Op.Identity, [x])]), b.op(Op.Cast, [h], [intAttr('to', DataType.INT64)])]);
+    expect(activationFloatType(y)).toBe(DataType.FLOAT);
+  });
+  it('a value reached twice is searched once (a diamond), and the first declared type found wins', () => {
+    const m = emptyModel({ '': 19 });
+    const b = new GraphBuilder(m);
+    const h = b.input('h', DataType.FLOAT16, [2]);
+    const t = b.op(Op.Transpose, [h]);
+    expect(activationFloatType(b.op(Op.Add, [t, t]))).toBe(DataType.FLOAT16);
+  });
+});
+
+describe('an existing Q→DQ pair on a tensor (what makes a second insertQdq a no-op and compile refuse a compiled model)', () => {
+  function pairs() {
+    const m = emptyModel({ '': 19 });
+    const b = new GraphBuilder(m);
+    const x = b.input('x', DataType.FLOAT, [2]);
+    const s = b.constF32('s', [], [0.5]);
+    const q = b.node(Op.QuantizeLinear, [x, s], [], { name: 'q' });
+    const dq = b.op(Op.DequantizeLinear, [q.output(0), s]);
+    const guarded = b.op(Op.Max, [dq, dq]);
+    return { m, b, x, s, q, dq, guarded };
+  }
+  it('found from the tensor it quantizes, from the dequantized value, and through the Max(d, d) guard', () => {
+    const { x, q, dq, guarded } = pairs();
+    expect(existingQdq(x)).toBe(q);
+    expect(existingQdq(dq)).toBe(q);
+    expect(existingQdq(guarded)).toBe(q);
+  });
+  it('not found for a Max of two different values, a lone QuantizeLinear, a DequantizeLinear of a stored tensor, or a tensor used as a scale', () => {
+    const { b, x, s, dq } = pairs();
+    expect(existingQdq(b.op(Op.Max, [dq, x]))).toBeUndefined();
+    expect(existingQdq(b.op(Op.Max, [dq]))).toBeUndefined();
+    const y = b.input('y', DataType.FLOAT, [2]);
+    b.node(Op.QuantizeLinear, [y, s]); // quantized, never dequantized
+    expect(existingQdq(y)).toBeUndefined();
+    const stored = b.initializer('w8', Tensor.fromFloat32('w8', DataType.INT8, [2], [1, 2]));
+    expect(existingQdq(b.op(Op.DequantizeLinear, [stored, s]))).toBeUndefined();
+    const scale = b.input('scale', DataType.FLOAT, []);
+    const q2 = b.node(Op.QuantizeLinear, [x, scale]);
+    b.op(Op.DequantizeLinear, [q2.output(0), scale]);
+    expect(existingQdq(scale)).toBeUndefined();
+    expect(existingQdq(b.op(Op.Neg, [x]))).toBeUndefined();
+  });
+  it('alreadyQuantized names the first site and role whose edge carries a pair, in the order Q, K, V, past K, past V', () => {
+    const m = buildAttentionGraph([block, block], [], { router: false, classifier: false }).model;
+    const sites = findSites(m, ATTENTION_PATTERNS).sites;
+    expect(alreadyQuantized(sites)).toBeUndefined();
+    // quantize layer 1's K and V (not Q): its K is what is named, found through the guard
+    const edges = quantEdges(planSites(group({ num_bits: 8, type: 'float', strategy: 'tensor' }), sites)).filter((e) => e.layer === 1 && e.role !== 'q');
+    insertQdq(m, edges.map((edge) => ({ edge, qparams: { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) } })));
+    const after = findSites(m, ATTENTION_PATTERNS).sites;
+    const found = alreadyQuantized(after)!;
+    expect([found.site.layer, found.role, found.tensor.name, found.quantize.name]).toEqual([1, 'K', 'attention.1/k/Guard_output', 'attention.1/k/QuantizeLinear']);
+  });
+});
+
+describe('the opset and IR version the pairs need (never below the model\'s)', () => {
+  const needs = (opset: number, ir: number, args: Record<string, unknown>, f16 = false) => {
+    const m = buildAttentionGraph([block], [], { router: false, classifier: false }).model;
+    m.opsetImports.set('', opset);
+    m.irVersion = ir;
+    const edges = quantEdges(planSites(group(args), findSites(m, ATTENTION_PATTERNS).sites));
+    if (f16) for (const e of edges) for (const t of e.tensors) t.value.type = { kind: 'tensor', elemType: DataType.FLOAT16, shape: undefined };
+    return qdqNeeds(m, edges.map((edge) => ({ edge, qparams: { scale: Float32Array.of(1), zeroPoint: Int32Array.of(0) } })));
+  };
+  it('per-axis int8 13 / IR 3 (kept at 17 / 8), float8 19 / 9, int4 21 / 10; float16 activations 19 / 9 whatever the type', () => {
+    expect(needs(11, 6, { num_bits: 8, type: 'int', strategy: 'tensor' })).toEqual({ opset: 13, irVersion: 7 });
+    expect(needs(17, 8, { num_bits: 8, type: 'int', strategy: 'tensor' })).toEqual({ opset: 17, irVersion: 8 });
+    expect(needs(17, 8, { num_bits: 8, type: 'float', strategy: 'tensor' })).toEqual({ opset: 19, irVersion: 9 });
+    expect(needs(17, 8, { num_bits: 4, type: 'int', strategy: 'tensor' })).toEqual({ opset: 21, irVersion: 10 });
+    expect(needs(23, 11, { num_bits: 4, type: 'int', strategy: 'tensor' })).toEqual({ opset: 23, irVersion: 11 });
+    expect(needs(17, 8, { num_bits: 8, type: 'int', strategy: 'tensor' }, true)).toEqual({ opset: 19, irVersion: 9 });
+  });
+});
