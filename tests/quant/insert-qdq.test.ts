@@ -14,13 +14,13 @@
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
-import { activationFloatType, alreadyQuantized, existingQdq, insertQdq, qdqNeeds } from '../../passes/insert-qdq.js';
+import { activationFloatType, alreadyQuantized, existingQdq, insertQdq, qdqNeeds, scaleTypeOf } from '../../passes/insert-qdq.js';
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import type { Value } from '../../src/ir/value.js';
+import { Value as ValueClass } from '../../src/ir/value.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
@@ -75,6 +75,7 @@ describe('insertQdq on a decomposed block with a cache (present.0.key/value are 
       expect(dq.length).toBe(1);
       expect(dq[0]!.is(Op.DequantizeLinear)).toBe(true);
       expect([dq[0]!.inputs[1], dq[0]!.inputs[2], dq[0]!.intAttr('axis')]).toEqual([scale, zp, 1]);
+      expect([q.name, dq[0]!.name, dq[0]!.output(0).uses().map((u) => u.node.name)]).toEqual([`${site}/${role}/QuantizeLinear`, `${site}/${role}/DequantizeLinear`, [`${site}/${role}/Guard`, `${site}/${role}/Guard`]]); // Max(d, d) reads d twice
     }
     // the cache: present.0.key is now the DequantizeLinear output; the attention reads it
     const present = m.graph.outputs.find((v) => v.name === 'present.0.key')!;
@@ -123,21 +124,23 @@ describe('insertQdq on a decomposed block with a cache (present.0.key/value are 
   });
 });
 
+/** A MultiHeadAttention with packed [1, 3, 8] Q/K/V (2 heads of 4) and the past [1, 2, 2, 4] inside the op. */
+function mha(): Model {
+  const m = emptyModel({ '': 17, 'com.microsoft': 1 });
+  const b = new GraphBuilder(m);
+  const q = b.input('query', DataType.FLOAT, [1, 3, 8]);
+  const k = b.input('key', DataType.FLOAT, [1, 3, 8]);
+  const v = b.input('value', DataType.FLOAT, [1, 3, 8]);
+  const pk = b.input('past_key', DataType.FLOAT, [1, 2, 2, 4]);
+  const pv = b.input('past_value', DataType.FLOAT, [1, 2, 2, 4]);
+  const n = b.node(Op.MsMultiHeadAttention, [q, k, v, undefined, undefined, undefined, pk, pv], [intAttr('num_heads', 2)], { outputs: 3, name: 'attn' });
+  b.output(n.output(0), 'y');
+  b.output(n.output(1), 'present_key');
+  b.output(n.output(2), 'present_value');
+  return m;
+}
+
 describe('insertQdq on MultiHeadAttention (packed Q/K/V, the past inside the op)', () => {
-  function mha(): Model {
-    const m = emptyModel({ '': 17, 'com.microsoft': 1 });
-    const b = new GraphBuilder(m);
-    const q = b.input('query', DataType.FLOAT, [1, 3, 8]);
-    const k = b.input('key', DataType.FLOAT, [1, 3, 8]);
-    const v = b.input('value', DataType.FLOAT, [1, 3, 8]);
-    const pk = b.input('past_key', DataType.FLOAT, [1, 2, 2, 4]);
-    const pv = b.input('past_value', DataType.FLOAT, [1, 2, 2, 4]);
-    const n = b.node(Op.MsMultiHeadAttention, [q, k, v, undefined, undefined, undefined, pk, pv], [intAttr('num_heads', 2)], { outputs: 3, name: 'attn' });
-    b.output(n.output(0), 'y');
-    b.output(n.output(1), 'present_key');
-    b.output(n.output(2), 'present_value');
-    return m;
-  }
   it('packed: axis 2, each head D times ("_packed"); the past: axis 1, per head ("_past"); inputs keep their names', () => {
     const m = mha();
     const { result } = apply(m, { num_bits: 8, type: 'float', strategy: 'attn_head' });
@@ -185,6 +188,9 @@ describe('the float type of an activation (QuantizeLinear, opset 19+: y_scale ha
     expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Cast, [i], [intAttr('to', DataType.BFLOAT16)])]))).toBe(DataType.BFLOAT16);
     // nothing declared anywhere: float32
     expect(activationFloatType(b.op(Op.Neg, [b.op(Op.Shape, [])]))).toBe(DataType.FLOAT);
+    expect(activationFloatType(new ValueClass('loose'))).toBe(DataType.FLOAT);
+    // a tensor's scale type is its activation's
+    expect(scaleTypeOf({ value: b.op(Op.Relu, [h]), layout: 'BHSD', headAxis: 1, rank: 4 })).toBe(DataType.FLOAT16);
   });
   it('an integer value on the way is not where the type comes from: its own producers are not searched', () => {
     // y = Reshape(Identity(Identity(x: float32)), Cast(h: float16, to=int64)): the int64 shape is
@@ -226,6 +232,8 @@ describe('an existing Q→DQ pair on a tensor (what makes a second insertQdq a n
     const { b, x, s, dq } = pairs();
     expect(existingQdq(b.op(Op.Max, [dq, x]))).toBeUndefined();
     expect(existingQdq(b.op(Op.Max, [dq]))).toBeUndefined();
+    expect(existingQdq(b.op(Op.Max, [dq, dq, x]))).toBeUndefined();
+    expect(existingQdq(b.op(Op.Add, [dq, dq]))).toBeUndefined();
     const y = b.input('y', DataType.FLOAT, [2]);
     b.node(Op.QuantizeLinear, [y, s]); // quantized, never dequantized
     expect(existingQdq(y)).toBeUndefined();
@@ -247,6 +255,31 @@ describe('an existing Q→DQ pair on a tensor (what makes a second insertQdq a n
     const after = findSites(m, ATTENTION_PATTERNS).sites;
     const found = alreadyQuantized(after)!;
     expect([found.site.layer, found.role, found.tensor.name, found.quantize.name]).toEqual([1, 'K', 'attention.1/k/Guard_output', 'attention.1/k/QuantizeLinear']);
+  });
+});
+
+describe('a pair on one tensor of an edge', () => {
+  /** Q→DQ on only the named tensors of the MultiHeadAttention's edges, with scale 0.5. */
+  function pairOn(m: Model, names: string[]): void {
+    const edges = quantEdges(planSites(group({ num_bits: 8, type: 'float', strategy: 'tensor' }), findSites(m, ATTENTION_PATTERNS).sites));
+    const only = edges.map((e) => ({ ...e, tensors: e.tensors.filter((t) => names.includes(t.value.name)) })).filter((e) => e.tensors.length > 0);
+    insertQdq(m, only.map((edge) => ({ edge, qparams: { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) } })));
+  }
+  it('alreadyQuantized names it: V, past K or past V', () => {
+    for (const [tensor, role] of [['value', 'V'], ['past_key', 'past K'], ['past_value', 'past V']]) {
+      const m = mha();
+      pairOn(m, [tensor!]);
+      const found = alreadyQuantized(findSites(m, ATTENTION_PATTERNS).sites);
+      expect([found?.role, found?.quantize.inputs[0]!.name], tensor).toEqual([role, tensor]);
+    }
+  });
+  it('makes its whole edge count as quantized: applying the rule set then adds no pair to the edge', () => {
+    const m = mha();
+    pairOn(m, ['past_key']);
+    const { result } = apply(m, { num_bits: 8, type: 'float', strategy: 'attn_head' });
+    // Q and V get theirs (query; value and past_value); K (key and past_key) is left as it is
+    expect(result).toEqual({ modified: true, skipped: 1, inserted: 3 });
+    expect([...m.graph.nodes].filter((n) => n.is(Op.QuantizeLinear)).map((n) => n.inputs[0]!.name).sort()).toEqual(['past_key', 'past_value', 'query', 'value']);
   });
 });
 
