@@ -41,8 +41,9 @@ def short(err, limit=300):
     while e is not None and len(chain) < 8:
         chain.append(e)
         e = e.__cause__ or e.__context__
+    # torch.onnx's banner ends in a bullet list of advice ("- Create an issue ..."): not the cause
     lines = [(e, l.strip()) for e in chain for l in str(e).splitlines()
-             if l.strip() and not any(n in l for n in NOISE)]
+             if l.strip() and not l.strip().startswith('- ') and not any(n in l for n in NOISE)]
     pick = next(((e, l) for e, l in lines if any(w in l for w in ('Error', 'error', 'not supported', 'Unsupported',
                                                                   'Could not', 'cannot', 'failed'))), None)
     pick = pick or (lines[0] if lines else (err, ''))
