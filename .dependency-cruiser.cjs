@@ -12,7 +12,7 @@
  *   src/emit/         quantization_config, scales.json, output
  *   src/calibrate/    runs an observer graph it is handed (never builds one)
  *   src/rules/        rule sets, targets, the plan
- *   src/quant/        QuantizationArgs, scale math, quantized edges
+ *   src/quant/ src/transform/  QuantizationArgs, scale math, quantized edges; the Hadamard rotation
  *   src/attention/    sites and their patterns
  *   src/pattern/      the pattern DSL and matcher
  *   src/shapes/       static shape facts (what patterns check against)
@@ -27,7 +27,7 @@ const LAYERS = [
   ['src/shapes/'],
   ['src/pattern/'],
   ['src/attention/'],
-  ['src/quant/'],
+  ['src/quant/', 'src/transform/'],
   ['src/rules/'],
   ['src/calibrate/'],
   ['src/emit/'],

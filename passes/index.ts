@@ -5,6 +5,7 @@
  *   insert-observers   on a clone the observer graph for calibration; the model is left alone
  *   insert-qdq         in place   QuantizeLinear → DequantizeLinear on the quantized edges
  *   cache-io           in place   past/present in the cache's storage type (--cache-io quantized)
+ *   rotate-qk          in place   the Hadamard rotation of Q and K (transform_config, SpinQuant R3)
  */
 import { quantizeCacheIo } from './cache-io.js';
 import type { CacheIoResult } from './cache-io.js';
@@ -15,6 +16,10 @@ import { insertQdq } from './insert-qdq.js';
 import type { QdqInput, QdqResult } from './insert-qdq.js';
 import type { Pass, PassResult } from './pass.js';
 import { upgradeOpset } from './upgrade-opset.js';
+import { rotateQk } from './rotate-qk.js';
+import type { RotateResult } from './rotate-qk.js';
+import type { CacheIoMode } from './cache-io.js';
+import type { SiteRotation } from '../src/rules/targets.js';
 import type { QuantEdge } from '../src/quant/edges.js';
 
 export const upgradeOpsetPass: Pass<[target: number, irVersion: number], PassResult> = {
@@ -41,4 +46,10 @@ export const cacheIoPass: Pass<[sites: readonly Site[]], CacheIoResult> = {
   run: quantizeCacheIo,
 };
 
-export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass];
+export const rotateQkPass: Pass<[rotations: ReadonlyMap<Site, SiteRotation>, cacheIo: CacheIoMode], RotateResult> = {
+  name: 'rotate-qk',
+  inPlace: true,
+  run: rotateQk,
+};
+
+export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass, rotateQkPass];

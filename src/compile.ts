@@ -18,7 +18,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
-import { cacheIoPass, insertObserversPass, insertQdqPass, upgradeOpsetPass } from '../passes/index.js';
+import { cacheIoPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
 import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
@@ -55,14 +55,15 @@ import { CalibrationError, CtcError, UsageError } from './errors.js';
 import { GraphCopier } from './ir/clone.js';
 import type { Model } from './ir/model.js';
 import { readModelFile, writeFileAtomic } from './onnx/model-file.js';
-import { appendToGraph } from './onnx/serde.js';
+import { appendToGraph, encodeModel } from './onnx/serde.js';
 import type { QuantEdge } from './quant/edges.js';
 import { carryEdges, quantEdges } from './quant/edges.js';
 import { computeQParams, scaleProblem } from './quant/qparams.js';
 import type { QParams, ScaleType } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/schema.js';
-import { planSites } from './rules/targets.js';
+import { planRotations, planSites, withResolvedHeadDims } from './rules/targets.js';
+import type { SiteRotation } from './rules/targets.js';
 import type { SitePlan } from './quant/edges.js';
 
 export interface CompileOptions {
@@ -127,7 +128,13 @@ export interface CompileResult {
 }
 
 /** Sites and the rule plan of a freshly loaded model */
-function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: string | undefined, ckpt: InputCheckpoint | undefined): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[] } {
+function plan(
+  model: Model,
+  rules: RuleSet,
+  modelPath: string,
+  stripPrefix: string | undefined,
+  ckpt: InputCheckpoint | undefined,
+): { sites: Site[]; plans: SitePlan[]; edges: QuantEdge[]; rejected: Rejection[]; rotations: Map<Site, SiteRotation> } {
   const found = findSites(model, ATTENTION_PATTERNS);
   const rejected = found.rejected;
   // With a checkpoint, site names become its module names (the wrapper prefix is found by matching).
@@ -153,7 +160,7 @@ function plan(model: Model, rules: RuleSet, modelPath: string, stripPrefix: stri
         `${rules.kvCacheScheme && sites.every((s) => s.cache === null) ? '; its kv_cache_scheme applies only to attention with a KV cache, and these have none' : ''}; nothing was written`,
     );
   }
-  return { sites, plans, edges: quantEdges(plans), rejected };
+  return { sites, plans, edges: quantEdges(plans), rejected, rotations: planRotations(rules, sites) };
 }
 
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
@@ -249,7 +256,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 
 async function compilePlanned(
   opts: CompileOptions,
-  rules: RuleSet,
+  givenRules: RuleSet,
   model: Model,
   bytes: Uint8Array,
   data: DataSet[],
@@ -257,12 +264,30 @@ async function compilePlanned(
   writes: WritePlan,
   ckpt: InputCheckpoint | undefined,
 ): Promise<CompileResult> {
-  const { sites, plans, edges, rejected } = plan(model, rules, opts.model, opts.stripPrefix, ckpt);
+  const planned = plan(model, givenRules, opts.model, opts.stripPrefix, ckpt);
+  // The config states the head_dim each transform was applied with.
+  const rules = withResolvedHeadDims(givenRules, planned.rotations);
+  const { sites, plans, rejected, rotations } = planned;
   if (ckpt !== undefined) for (const w of checkServableByVllm(plans, sites, rules.name)) opts.warn(w);
+  if (ckpt !== undefined && rotations.size > 0) {
+    throw new UsageError(
+      `--checkpoint: the rule set "${rules.name}" rotates Q and K (transform_config at q_attn/k_cache), which vLLM does not apply to attention; its cache would hold un-rotated keys quantized with scales observed on rotated ones. Leave out --checkpoint (the ONNX model and its config are still written) or use a rule set without transform_config.`,
+    );
+  }
+  const passes = new PassPipeline();
+  const cacheIo = opts.cacheIo ?? 'float';
+  // Rotations come first, so that calibration observes the rotated Q and K; the quantized
+  // edges follow their values, and calibration runs the rotated model's own bytes.
+  let edges = planned.edges;
+  let calibrationBytes = bytes;
+  if (rotations.size > 0) {
+    const { rotated } = passes.run(rotateQkPass, model, rotations, cacheIo);
+    edges = carryEdges(edges, (v) => rotated.get(v) ?? v);
+    calibrationBytes = Buffer.concat(encodeModel(model).chunks);
+  }
   // Only attention groups name the class; a kv-only rule set needs none.
   const hasGroups = plans.some((p) => p.group !== undefined);
   const attentionClass = opts.attentionClass ?? (ckpt && hasGroups ? attentionClassOf(ckpt.config, join(ckpt.dir, 'config.json')) : undefined);
-  const passes = new PassPipeline();
 
   // Statistics: merged from files, or observed now on a clone of the model.
   let stats: Omit<Stats, 'model'>;
@@ -271,7 +296,7 @@ async function compilePlanned(
   if (opts.stats !== undefined && opts.stats.length > 0) {
     const merged = mergeStats(opts.stats.map(readStats), opts.stats);
     stats = merged;
-    if (merged.model !== modelHash(bytes)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}`);
+    if (merged.model !== modelHash(calibrationBytes)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}${rotations.size > 0 ? ' rotated by this transform_config' : ''}`);
     checkStatsEdges(stats, edgeKeys(edges), opts.stats[0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
     sets = stats.batches.length;
   } else {
@@ -295,13 +320,14 @@ async function compilePlanned(
     stats =
       opts.layerwise || tooLarge
         ? await calibrateLayerwise({ ...run, ...onClone(model, edges), observe: insertObservers, ...(opts.maxDeviceMemory !== undefined ? { budgetBytes: opts.maxDeviceMemory } : {}) })
-        : await calibrate({ ...run, graph: observerGraph(model, bytes, edges, passes) });
+        : await calibrate({ ...run, graph: observerGraph(model, calibrationBytes, edges, passes) });
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
   }
   if (writes.saveStats !== undefined) {
     // Saved statistics name their model by its hash, so that --stats refuses another model's.
-    const saved: Stats = { ...stats, model: modelHash(bytes) };
+    // (with a transform, the rotated model's: statistics of rotated values fit only it)
+    const saved: Stats = { ...stats, model: modelHash(calibrationBytes) };
     makeFolder(dirname(writes.saveStats), `--save-stats ${opts.saveStats}`);
     writeFileAtomic(writes.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
   }
@@ -318,7 +344,6 @@ async function compilePlanned(
   const needs = qdqNeeds(model, qdq);
   passes.run(upgradeOpsetPass, model, needs.opset, needs.irVersion);
   const rewrite = passes.run(insertQdqPass, model, qdq);
-  const cacheIo = opts.cacheIo ?? 'float';
   const cacheTensors = cacheIo === 'quantized' ? passes.run(cacheIoPass, model, sites).tensors : [];
   const record: CompileRecord = sortKeys({
     format: 'ctc-compile/1',

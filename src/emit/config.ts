@@ -12,6 +12,9 @@
  * - `quantization_status: "compressed"` (what save_pretrained(save_compressed=True) writes), and
  *   the compressed-tensors `version` whose semantics ctc follows; keys sorted.
  *
+ * - `transform_config` the rule set's (SpinQuant R3: a hadamard scheme at q_attn and k_cache), in
+ *   compressed-tensors' TransformConfig serialization (every field, precision as "torch.float32").
+ *
  * ctc's own target `attention` has no compressed-tensors spelling: it is written as the
  * architecture's attention class (`LlamaAttention`) when the Hugging Face config is known,
  * otherwise as the exact names of the sites it quantized.
@@ -23,7 +26,7 @@
  */
 import type { Site } from '../attention/site.js';
 import type { QuantizationArgs } from '../quant/args.js';
-import type { RuleSet } from '../rules/schema.js';
+import type { RuleSet, TransformConfig } from '../rules/schema.js';
 import type { SitePlan } from '../quant/edges.js';
 
 /** The compressed-tensors release whose serialization this follows. */
@@ -80,7 +83,26 @@ export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[], s
   // attention (the last one wins), or the kv-only scheme.
   const withCache = plans.filter((p) => p.site.cache !== null);
   const kv = withCache.length > 0 ? argsJson(withCache[withCache.length - 1]!.k) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
-  return envelope(groups, ignore, kv);
+  return envelope(groups, ignore, kv, transformJson(rules.transformConfig, (t) => (t !== 'attention' ? [t] : opts.attentionClass !== undefined ? [opts.attentionClass] : sites.map((s) => s.name))));
+}
+
+/** compressed-tensors' TransformConfig as it serializes, ctc's `attention` target spelt by `spell`. */
+function transformJson(t: TransformConfig | null, spell: (target: string) => string[]): Record<string, unknown> {
+  if (t === null) return {};
+  const groups = Object.fromEntries(
+    Object.entries(t.config_groups).map(([name, s]) => [
+      name,
+      {
+        type: s.type,
+        apply: s.apply.map((a) => ({ targets: [...new Set(a.targets.flatMap(spell))], location: a.location, inverse: a.inverse, ignore: a.ignore })),
+        randomize: s.randomize,
+        requires_grad: s.requires_grad,
+        head_dim: s.head_dim,
+        precision: s.precision,
+      },
+    ]),
+  );
+  return { config_groups: groups };
 }
 
 /**
@@ -96,10 +118,10 @@ export function ruleSetConfig(rules: RuleSet, attentionClass: string): Record<st
   });
   const last = Object.values(rules.configGroups).at(-1);
   const kv = last !== undefined ? argsJson(last.input_activations) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
-  return envelope(groups, [], kv);
+  return envelope(groups, [], kv, transformJson(rules.transformConfig, (t) => [t === 'attention' ? attentionClass : t]));
 }
 
-function envelope(groups: Record<string, unknown>, ignore: readonly string[], kv: Record<string, unknown> | null): Record<string, unknown> {
+function envelope(groups: Record<string, unknown>, ignore: readonly string[], kv: Record<string, unknown> | null, transform: Record<string, unknown>): Record<string, unknown> {
   return sortKeys({
     config_groups: groups,
     format: 'dense',
@@ -109,7 +131,7 @@ function envelope(groups: Record<string, unknown>, ignore: readonly string[], kv
     quant_method: 'compressed-tensors',
     quantization_status: 'compressed',
     sparsity_config: {},
-    transform_config: {},
+    transform_config: transform,
     version: COMPRESSED_TENSORS_VERSION,
   }) as Record<string, unknown>;
 }

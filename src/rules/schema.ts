@@ -41,13 +41,64 @@ const schemeSchema = z.strictObject({
   format: z.string().nullable().default(null),
 });
 
+/** compressed-tensors' TransformArgs: `targets` and `ignore` may be one string, as its validator wraps them. */
+const oneOrMany = z.union([z.string().transform((t) => [t]), z.array(z.string())]);
+const transformArgsSchema = z.strictObject({
+  targets: oneOrMany,
+  location: z.string(),
+  inverse: z.boolean().default(false),
+  ignore: oneOrMany.default([]),
+});
+
+/** compressed-tensors' TransformScheme (transform_scheme.py), every field with its default. */
+const transformSchemeSchema = z.strictObject({
+  type: z.string(),
+  apply: z.array(transformArgsSchema).default([]),
+  randomize: z.boolean().default(false),
+  requires_grad: z.boolean().default(false),
+  head_dim: z.number().int().nullable().default(null),
+  precision: z.string().default('torch.float32'),
+});
+
+const transformConfigSchema = z.strictObject({ config_groups: z.record(z.string(), transformSchemeSchema) });
+
 export const ruleFileSchema = z.strictObject({
   $comment: z.string().optional(),
   description: z.string().default(''),
   config_groups: z.record(z.string(), schemeSchema).default({}),
   kv_cache_scheme: argsSchema.nullable().default(null),
   ignore: z.array(z.string()).default([]),
+  transform_config: transformConfigSchema.nullable().default(null),
 });
+
+/** Where an online transform runs: compressed-tensors' TransformLocation for attention. */
+export type TransformLocation = 'q_attn' | 'k_cache';
+
+export interface TransformArgs {
+  readonly targets: readonly string[];
+  readonly location: TransformLocation;
+  readonly inverse: boolean;
+  readonly ignore: readonly string[];
+}
+
+/**
+ * A Hadamard TransformScheme as ctc applies it: the orthonormal Sylvester matrix of order
+ * `head_dim` (a power of two), block-diagonal over each head, computed in `precision`.
+ * `head_dim: null` means the model's head dim (what SpinQuantModifier fills in from the model's
+ * config; compressed-tensors itself needs the number): compile resolves it and writes the number.
+ */
+export interface TransformScheme {
+  readonly type: 'hadamard';
+  readonly apply: readonly TransformArgs[];
+  readonly randomize: false;
+  readonly requires_grad: boolean;
+  readonly head_dim: number | null;
+  readonly precision: 'torch.float32' | 'torch.float64';
+}
+
+export interface TransformConfig {
+  readonly config_groups: Readonly<Record<string, TransformScheme>>;
+}
 
 export interface QuantizationScheme {
   readonly targets: readonly string[];
@@ -62,6 +113,8 @@ export interface RuleSet {
   readonly configGroups: Readonly<Record<string, QuantizationScheme>>;
   readonly kvCacheScheme: QuantizationArgs | null;
   readonly ignore: readonly string[];
+  /** Rotations before quantization (SpinQuant R3), or null. */
+  readonly transformConfig: TransformConfig | null;
   readonly warnings: readonly string[];
 }
 
@@ -153,7 +206,54 @@ export function parseRuleSet(json: unknown, name: string, file: string, locate?:
   if (Object.keys(groups).length === 0 && kv === null) fail('(top level)', 'the rule set quantizes nothing: give config_groups targeting attention, a kv_cache_scheme, or both');
   for (const [i, t] of r.ignore.entries()) checkTarget(t, `ignore.${i}`, fail);
   for (const [g, s] of Object.entries(groups)) s.targets.forEach((t, i) => checkTarget(t, `config_groups.${g}.targets.${i}`, fail));
-  return { name, source: file, description: r.description, configGroups: groups, kvCacheScheme: kv, ignore: r.ignore, warnings };
+  const transformConfig = r.transform_config === null ? null : checkTransformConfig(r.transform_config, fail);
+  return { name, source: file, description: r.description, configGroups: groups, kvCacheScheme: kv, ignore: r.ignore, transformConfig, warnings };
+}
+
+const LOCATIONS = ['input', 'weight_input', 'weight_output', 'output', 'k_cache', 'q_attn'];
+const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+/**
+ * What ctc can apply of a transform_config: Hadamard rotations of Q and K over head_dim
+ * (`q_attn`, `k_cache`), deterministic, each scheme on both locations of the same sites so
+ * that QKᵀ is unchanged. The rest is refused with the reason, naming the key.
+ */
+function checkTransformConfig(raw: z.infer<typeof transformConfigSchema>, fail: (path: string, msg: string) => never): TransformConfig {
+  const groups: Record<string, TransformScheme> = {};
+  const entries = Object.entries(raw.config_groups);
+  if (entries.length === 0) fail('transform_config.config_groups', 'no transform scheme: give one (SpinQuant R3: type "hadamard" at q_attn and k_cache) or leave transform_config out');
+  for (const [name, s] of entries) {
+    const where = `transform_config.config_groups.${name}`;
+    if (s.type !== 'hadamard') {
+      const why = s.type === 'random-hadamard' || s.type === 'random-matrix' ? 'its matrix is drawn from PyTorch\'s random generator, which ctc cannot reproduce' : 'compressed-tensors registers hadamard, random-hadamard, random-matrix';
+      fail(`${where}.type`, `transform type "${s.type}" is not supported: ${why}; ctc applies "hadamard" (the deterministic Sylvester matrix)`);
+    }
+    if (s.randomize) fail(`${where}.randomize`, 'randomized transforms permute the matrix with PyTorch\'s random generator, which ctc cannot reproduce; use randomize: false');
+    if (s.head_dim !== null && !isPowerOfTwo(s.head_dim)) {
+      fail(`${where}.head_dim`, `${s.head_dim} is not a power of two: the deterministic Hadamard matrix (Sylvester's construction) exists only for powers of two, and compressed-tensors refuses it too; use a power-of-two block that divides the head dim (e.g. 16 for a head dim of 48)`);
+    }
+    const precision = `torch.${s.precision.replace(/^torch\./, '')}`;
+    if (precision !== 'torch.float32' && precision !== 'torch.float64') fail(`${where}.precision`, `"${s.precision}": ctc rotates in torch.float32 or torch.float64`);
+    if (s.apply.length === 0) fail(`${where}.apply`, 'the scheme applies nowhere: give {"targets": [...], "location": "q_attn"} and the same for "k_cache"');
+    const apply = s.apply.map((a, i): TransformArgs => {
+      if (!LOCATIONS.includes(a.location)) fail(`${where}.apply.${i}.location`, `"${a.location}" is not a TransformLocation (${LOCATIONS.join(', ')})`);
+      if (a.location !== 'q_attn' && a.location !== 'k_cache') {
+        fail(`${where}.apply.${i}.location`, `"${a.location}" transforms Linear weights or activations (SpinQuant R1, R2, R4); ctc quantizes attention and rotates only Q and K inside it (q_attn, k_cache)`);
+      }
+      if (a.targets.length === 0) fail(`${where}.apply.${i}.targets`, 'no targets');
+      [...a.targets, ...a.ignore].forEach((t, j) => checkTarget(t, `${where}.apply.${i}.${j < a.targets.length ? `targets.${j}` : `ignore.${j - a.targets.length}`}`, fail));
+      return { targets: a.targets, location: a.location as TransformLocation, inverse: a.inverse, ignore: a.ignore };
+    });
+    // Q·Kᵀ is unchanged only when Q and K turn by the same orthonormal matrix.
+    const key = (a: TransformArgs): string => JSON.stringify([a.targets, a.ignore]);
+    const q = apply.filter((a) => a.location === 'q_attn').map(key).sort();
+    const k = apply.filter((a) => a.location === 'k_cache').map(key).sort();
+    if (JSON.stringify(q) !== JSON.stringify(k)) {
+      fail(`${where}.apply`, 'q_attn and k_cache must be applied to the same targets (and ignore): a rotation of Q without the same rotation of K (or the reverse) changes Q·Kᵀ, i.e. the model');
+    }
+    groups[name] = { type: 'hadamard', apply, randomize: false, requires_grad: s.requires_grad, head_dim: s.head_dim, precision };
+  }
+  return { config_groups: groups };
 }
 
 function checkTarget(t: string, path: string, fail: (p: string, m: string) => never): void {

@@ -14,7 +14,7 @@ import type { QuantizationArgs } from '../quant/args.js';
 import type { SitePlan } from '../quant/edges.js';
 import { compileTargetRegex } from './regex.js';
 import type { TargetRegex } from './regex.js';
-import type { RuleSet } from './schema.js';
+import type { RuleSet, TransformScheme } from './schema.js';
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
@@ -86,6 +86,65 @@ export function planSites(rules: RuleSet, sites: readonly Site[]): SitePlan[] {
     }
   }
   return plans;
+}
+
+/** The rotation of one site's Q and K (a transform_config scheme that targets it), head_dim resolved. */
+export interface SiteRotation {
+  readonly scheme: string;
+  readonly args: TransformScheme & { readonly head_dim: number };
+}
+
+/**
+ * Which sites each transform scheme rotates (compressed-tensors matches transform targets as
+ * it matches quantization targets, minus `ignore`). A site two schemes rotate, or one without a
+ * Q edge to rotate, is refused; the schema has checked that q_attn and k_cache go together.
+ */
+export function planRotations(rules: RuleSet, sites: readonly Site[]): Map<Site, SiteRotation> {
+  const out = new Map<Site, SiteRotation>();
+  if (rules.transformConfig === null) return out;
+  const fail = (msg: string): never => {
+    throw new RuleError(`${rules.source}: ${msg}`);
+  };
+  const matches = targetMatcher(fail);
+  for (const [name, scheme] of Object.entries(rules.transformConfig.config_groups)) {
+    for (const a of scheme.apply) {
+      for (const s of sites) {
+        if (!a.targets.some((t) => matches(t, s.name)) || a.ignore.some((t) => matches(t, s.name))) continue;
+        const had = out.get(s);
+        if (had !== undefined && had.scheme !== name) fail(`transform_config: attention site ${s.name} is targeted by schemes "${had.scheme}" and "${name}"; one rotation per site`);
+        if (s.q === undefined) fail(`transform_config.config_groups.${name}: attention site ${s.name} has no query edge that ctc can rotate (q_attn), so its keys cannot be rotated either`);
+        const block = scheme.head_dim ?? s.headDim;
+        if (scheme.head_dim === null && (s.headDim & (s.headDim - 1)) !== 0) {
+          fail(
+            `transform_config.config_groups.${name}.head_dim: attention site ${s.name} has head dim ${s.headDim}, not a power of two, and the deterministic Hadamard matrix exists only for powers of two; set head_dim to a power of two that divides it (the rotation is then block-diagonal)`,
+          );
+        }
+        if (s.headDim % block !== 0) {
+          fail(`transform_config.config_groups.${name}.head_dim: ${block} does not divide the head dim ${s.headDim} of attention site ${s.name}`);
+        }
+        out.set(s, { scheme: name, args: { ...scheme, head_dim: block } });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The rule set with each transform scheme's `head_dim: null` replaced by the head dim it was
+ * resolved to on the model, as the written config must state it. Sites of one scheme with
+ * different head dims cannot share one number, and are refused.
+ */
+export function withResolvedHeadDims(rules: RuleSet, rotations: ReadonlyMap<Site, SiteRotation>): RuleSet {
+  if (rules.transformConfig === null) return rules;
+  const groups: Record<string, TransformScheme> = {};
+  for (const [name, scheme] of Object.entries(rules.transformConfig.config_groups)) {
+    const dims = [...new Set([...rotations.values()].filter((r) => r.scheme === name).map((r) => r.args.head_dim))];
+    if (dims.length > 1) {
+      throw new RuleError(`${rules.source}: transform_config.config_groups.${name} has head_dim null, and its sites have head dims ${dims.join(' and ')}; write the head_dim to use`);
+    }
+    groups[name] = { ...scheme, head_dim: scheme.head_dim ?? dims[0] ?? null };
+  }
+  return { ...rules, transformConfig: { config_groups: groups } };
 }
 
 function escapeRegex(s: string): string {
