@@ -22,7 +22,7 @@
  * H is symmetric (hadamard.ts), so Hᵀ = H = H⁻¹ and `inverse` changes nothing. On a packed
  * [B, S, H·D] edge the matrix is block-diagonal, one block per head (or per `head_dim` of the
  * scheme when it is smaller). `precision` torch.float64 rotates in double (Cast in and out).
- * In quantized mode the rotation is recorded in the model's metadata (KV_ROTATION_KEY), so that
+ * In quantized mode the rotation is recorded in the model's metadata (src/transform/kv-rotation.ts), so that
  * `ctc inspect --json` can say which cache tensors hold rotated keys.
  */
 import type { Edge, Site } from '../src/attention/site.js';
@@ -38,19 +38,9 @@ import { DataType, encodeFromFloat32 } from '../src/ir/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
 import type { SiteRotation } from '../src/rules/targets.js';
 import { hadamardMatrix } from '../src/transform/hadamard.js';
+import { writeKvRotation } from '../src/transform/kv-rotation.js';
 import type { CacheIoMode } from './cache-io.js';
 import { activationFloatType } from './insert-qdq.js';
-
-/** Model metadata key: JSON of the rotation the quantized cache interface carries. */
-export const KV_ROTATION_KEY = 'ctc.kv_cache_rotation';
-
-export interface KvRotationRecord {
-  readonly type: 'hadamard';
-  /** The Hadamard block (the scheme's head_dim). */
-  readonly head_dim: number;
-  /** Cache inputs and outputs that hold K·H instead of K. */
-  readonly tensors: readonly string[];
-}
 
 export interface RotateResult {
   readonly modified: boolean;
@@ -194,8 +184,7 @@ export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation
   }
   if (rotatedCache.length > 0) {
     const first = [...rotations.values()][0]!;
-    const record: KvRotationRecord = { type: 'hadamard', head_dim: first.args.head_dim, tensors: rotatedCache };
-    model.metadataProps = [...model.metadataProps.filter(([key]) => key !== KV_ROTATION_KEY), [KV_ROTATION_KEY, JSON.stringify(record)]];
+    writeKvRotation(model, { type: 'hadamard', head_dim: first.args.head_dim, tensors: rotatedCache });
   }
   sortGraph(g);
   return { modified: true, rotated, rotatedCache };

@@ -280,6 +280,9 @@ async function compilePlanned(
   // edges follow their values, and calibration runs the rotated model's own bytes.
   let edges = planned.edges;
   let calibrationBytes = bytes;
+  // Statistics name the model they were observed on; with a transform, also the rotation (the
+  // values are the same whichever cache I/O the rotated graph has).
+  const statsModel = rotations.size > 0 ? modelHash(Buffer.concat([bytes, Buffer.from(JSON.stringify(rules.transformConfig))])) : modelHash(bytes);
   if (rotations.size > 0) {
     const { rotated } = passes.run(rotateQkPass, model, rotations, cacheIo);
     edges = carryEdges(edges, (v) => rotated.get(v) ?? v);
@@ -296,7 +299,7 @@ async function compilePlanned(
   if (opts.stats !== undefined && opts.stats.length > 0) {
     const merged = mergeStats(opts.stats.map(readStats), opts.stats);
     stats = merged;
-    if (merged.model !== modelHash(calibrationBytes)) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}${rotations.size > 0 ? ' rotated by this transform_config' : ''}`);
+    if (merged.model !== statsModel) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}${rotations.size > 0 ? ' rotated by this transform_config' : ''}`);
     checkStatsEdges(stats, edgeKeys(edges), opts.stats[0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
     sets = stats.batches.length;
   } else {
@@ -326,8 +329,7 @@ async function compilePlanned(
   }
   if (writes.saveStats !== undefined) {
     // Saved statistics name their model by its hash, so that --stats refuses another model's.
-    // (with a transform, the rotated model's: statistics of rotated values fit only it)
-    const saved: Stats = { ...stats, model: modelHash(calibrationBytes) };
+    const saved: Stats = { ...stats, model: statsModel };
     makeFolder(dirname(writes.saveStats), `--save-stats ${opts.saveStats}`);
     writeFileAtomic(writes.saveStats, [Buffer.from(statsToJson(saved), 'utf8')]);
   }

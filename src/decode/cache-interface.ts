@@ -3,14 +3,16 @@
  *
  *   { "io": "quantized" | "float" | "none",
  *     "tensors": [ { "name", "direction": "input"|"output", "type", "shape",
- *                    "quantization": { "scale", "zeroPoint", "axis" } | null } ],
+ *                    "quantization": { "scale", "zeroPoint", "axis" } | null,
+ *                    "rotation": { "type": "hadamard", "headDim", "holds" } | null } ],
  *     "emptyCache": how to start a generation }
  *
  * A cache tensor is a past input or present output the attention sites name, or, in a model
  * compiled by ctc (where the sites' cache is behind the QDQ), a graph input read by a
  * DequantizeLinear or a graph output written by a QuantizeLinear (quantized I/O) or by a
  * DequantizeLinear (float I/O). Its quantization is the Q/DQ node's scale and zero point
- * initializers (by name) and axis.
+ * initializers (by name) and axis. Its rotation is set when the cache holds keys rotated by a
+ * transform_config (SpinQuant R3 with --cache-io quantized): the model's KV rotation record.
  */
 import type { Site } from '../attention/site.js';
 import type { Model } from '../ir/model.js';
@@ -19,6 +21,7 @@ import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
 import { dataTypeInfo } from '../ir/dtypes.js';
 import { Op } from '../onnx/ops.js';
+import { readKvRotation } from '../transform/kv-rotation.js';
 
 export interface CacheTensorJson {
   readonly name: string;
@@ -26,6 +29,7 @@ export interface CacheTensorJson {
   readonly type: string;
   readonly shape: (number | string | null)[] | null;
   readonly quantization: { readonly scale: string; readonly zeroPoint: string | null; readonly axis: number } | null;
+  readonly rotation: { readonly type: 'hadamard'; readonly headDim: number; readonly holds: string } | null;
 }
 
 export interface CacheInterfaceJson {
@@ -37,14 +41,18 @@ export interface CacheInterfaceJson {
 const quantOf = (n: Node | undefined): CacheTensorJson['quantization'] =>
   n === undefined ? null : { scale: n.inputs[1]!.name, zeroPoint: n.inputs[2]?.name ?? null, axis: n.intAttr('axis', 1)! };
 
-function describe(v: Value, direction: 'input' | 'output', q: Node | undefined): CacheTensorJson {
-  const t = elemTypeOf(v.type);
-  const shape = shapeOf(v.type);
-  return { name: v.name, direction, type: t === undefined ? 'unknown' : dataTypeInfo(t).name, shape: shape ? shape.map((d) => d ?? null) : null, quantization: quantOf(q) };
-}
-
 export function cacheInterface(model: Model, sites: readonly Site[]): CacheInterfaceJson {
   const g = model.graph;
+  const rotated = readKvRotation(model);
+  const describe = (v: Value, direction: 'input' | 'output', q: Node | undefined): CacheTensorJson => {
+    const t = elemTypeOf(v.type);
+    const shape = shapeOf(v.type);
+    const rotation =
+      rotated !== undefined && rotated.tensors.includes(v.name)
+        ? { type: 'hadamard' as const, headDim: rotated.head_dim, holds: `K·H: the keys times the orthonormal Hadamard matrix of order ${rotated.head_dim} (block-diagonal over head_dim); H is its own inverse, so K = stored·H` }
+        : null;
+    return { name: v.name, direction, type: t === undefined ? 'unknown' : dataTypeInfo(t).name, shape: shape ? shape.map((d) => d ?? null) : null, quantization: quantOf(q), rotation };
+  };
   const named = new Set(sites.flatMap((s) => (s.cache ? [s.cache.pastKey, s.cache.pastValue, s.cache.presentKey, s.cache.presentValue] : [])).filter((n): n is string => n !== null));
   const tensors: CacheTensorJson[] = [];
   for (const v of g.inputs) {

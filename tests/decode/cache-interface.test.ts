@@ -8,7 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
+import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
 import { loadModel } from '../../src/onnx/model-file.js';
+import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
 
@@ -43,6 +46,51 @@ describe('--cache-io quantized', () => {
       expect(new Set(ct.values).size).toBe(6);
       expect(init(t.quantization.zeroPoint)).toEqual([0, 0, 0, 0, 0, 0]);
     }
+  });
+
+  it('int4-kv-r3 on the Llama: the rotated quantized keys are the interface, and inspect --json says which tensors hold K·H', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
+    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const cache = JSON.parse(ctc('inspect', '--json', join(out, 'model.onnx')).stdout).cacheInterface;
+    expect(cache.io).toBe('quantized');
+    expect(cache.tensors).toHaveLength(16);
+    for (const t of cache.tensors) {
+      expect(t.type, t.name).toBe('int4');
+      if (t.name.endsWith('.key')) expect(t.rotation, t.name).toMatchObject({ type: 'hadamard', headDim: 32 });
+      else expect(t.rotation, t.name).toBeNull();
+    }
+  });
+
+  it('int4-kv-r3 with float cache I/O: present keys leave the graph un-rotated, on the int4 grid once rotated back', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
+    expect(ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '-o', out, '--quiet').code).toBe(0);
+    const cache = JSON.parse(ctc('inspect', '--json', join(out, 'model.onnx')).stdout).cacheInterface;
+    expect(cache.io).toBe('float');
+    for (const t of cache.tensors) expect(t.rotation, t.name).toBeNull();
+    const model = join(out, 'model.onnx');
+    const set = testDataSets(loadModel(model), findDataSets(corpusModel('llama-gqa-bytes-ts-eager'), [], '8'))[0]!.load();
+    const s = await createSession(model, { optimization: 'disabled' });
+    const outs = await s.run(Object.fromEntries([...set].map(([n, t]) => [n, toOrtTensor(t)])));
+    await s.release();
+    const scale = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8'))['model.model.layers.0.self_attn.k_scale'].values[0] as number;
+    const key = ortToFloat64(outs['present.0.key']!);
+    const h = hadamardMatrix(32, 32);
+    let offGrid = 0;
+    let onPlainGrid = 0;
+    for (let row = 0; row < key.length / 32; row++) {
+      for (let j = 0; j < 32; j++) {
+        let x = 0;
+        for (let i = 0; i < 32; i++) x += key[row * 32 + i]! * h[i * 32 + j]!;
+        offGrid = Math.max(offGrid, Math.abs(x / scale - Math.round(x / scale)));
+        const plain = key[row * 32 + j]! / scale;
+        if (Math.abs(plain - Math.round(plain)) < 1e-3) onPlainGrid++;
+      }
+    }
+    expect(offGrid).toBeLessThan(1e-3);
+    // un-rotated, the keys are not on the grid (only by chance, e.g. zeros)
+    expect(onPlainGrid / key.length).toBeLessThan(0.2);
   });
 
   it('a model without a KV cache is refused with the reason (exit 1)', () => {

@@ -20,6 +20,8 @@
 import { createSession, ortToFloat64, OPTIMIZATION_LEVELS } from '../../src/calibrate/ort.js';
 import type { OptimizationLevel, ort } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
+import type { Node } from '../../src/ir/node.js';
+import type { Value } from '../../src/ir/value.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
 
@@ -67,7 +69,8 @@ const FLOAT8_E4M3_MAX_SPACING = 32;
 export function gridSteps(model: Model): Map<string, number> {
   const out = new Map<string, number>();
   for (const o of model.graph.outputs) {
-    const dq = o.producer();
+    const p = o.producer();
+    const dq = p?.is(Op.DequantizeLinear) ? p : rotatedBack(o)?.dq;
     if (!dq?.is(Op.DequantizeLinear)) continue;
     const spacing = dq.inputs[2]?.initializer?.dataType === DataType.FLOAT8E4M3FN ? FLOAT8_E4M3_MAX_SPACING : 1;
     out.set(o.name, spacing * Math.max(...dq.inputs[1]!.initializer!.toFloat32()));
@@ -99,4 +102,40 @@ export function levelChecks(runs: Map<OptimizationLevel, Outputs>, reference: Ou
     }
   }
   return checks;
+}
+
+/**
+ * A graph output that rotate-qk turns back (present keys under a transform_config with float
+ * cache I/O): MatMul(guarded DequantizeLinear, Hadamard initializer). Its grid is in the rotated
+ * space, where one flipped code moves one element; turned back it moves a whole head's row.
+ */
+function rotatedBack(o: Value): { dq: Node; matrix: Float32Array; width: number } | undefined {
+  const mm = o.producer();
+  if (!mm?.is(Op.MatMul)) return undefined;
+  const h = mm.inputs[1]?.initializer;
+  const guard = mm.inputs[0]?.producer();
+  const dq = guard?.is(Op.Max) ? guard.inputs[0]?.producer() : undefined;
+  if (h === undefined || !dq?.is(Op.DequantizeLinear)) return undefined;
+  return { dq, matrix: h.toFloat32(), width: h.dims[0]! };
+}
+
+/** The outputs with every turned-back output rotated again (times H, its own inverse): on the grid. */
+export function inRotatedSpace(model: Model, outputs: Outputs): Outputs {
+  const res: Outputs = { ...outputs };
+  for (const o of model.graph.outputs) {
+    const r = rotatedBack(o);
+    const x = outputs[o.name];
+    if (r === undefined || x === undefined) continue;
+    const w = r.width;
+    const y = new Float64Array(x.length);
+    for (let row = 0; row < x.length / w; row++) {
+      for (let j = 0; j < w; j++) {
+        let acc = 0;
+        for (let i = 0; i < w; i++) acc += x[row * w + i]! * r.matrix[i * w + j]!;
+        y[row * w + j] = acc;
+      }
+    }
+    res[o.name] = y;
+  }
+  return res;
 }

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PASSES, insertObserversPass, insertQdqPass, upgradeOpsetPass } from '../../passes/index.js';
+import { PASSES, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../../passes/index.js';
 import { qdqNeeds } from '../../passes/insert-qdq.js';
 import { PassPipeline } from '../../passes/pass.js';
 import type { Pass, PassResult } from '../../passes/pass.js';
@@ -56,7 +56,20 @@ describe('the pass contract', () => {
       ['insert-observers', false],
       ['insert-qdq', true],
       ['cache-io', true],
+      ['rotate-qk', true],
     ]);
+  });
+
+  it('rotate-qk: modified only when a site is rotated; in place', () => {
+    const { model } = planted();
+    const before = bytesOf(model);
+    expect(rotateQkPass.run(model, new Map(), 'float').modified).toBe(false);
+    expect(same(bytesOf(model), before)).toBe(true);
+    const site = findSites(model, ATTENTION_PATTERNS).sites[0]!;
+    const r = rotateQkPass.run(model, new Map([[site, { scheme: 'R3', args: { type: 'hadamard', apply: [], randomize: false, requires_grad: false, head_dim: site.headDim, precision: 'torch.float32' } }]]), 'float');
+    expect(r.modified).toBe(true);
+    expect(r.rotated.size).toBe(2);
+    expect(same(bytesOf(model), before)).toBe(false);
   });
 
   it('upgrade-opset: modified only when the opset (or IR version) goes up; in place', () => {
