@@ -35,6 +35,10 @@ export function rulesCommand(name: string | undefined, out: (s: string) => void,
   const lines = [`${rules.name}: ${rules.description}`, ''];
   for (const [g, s] of Object.entries(rules.configGroups)) lines.push(`config group ${g}: Q, K and V of sites matching ${s.targets.join(', ')}: ${argsText(s.input_activations)}`);
   if (rules.kvCacheScheme) lines.push(`kv_cache_scheme: K and V at the cache of every attention with a KV cache: ${argsText(rules.kvCacheScheme)}`);
+  for (const [g, t] of Object.entries(rules.transformConfig?.config_groups ?? {})) {
+    const at = t.apply.map((a) => `${a.location} of ${a.targets.join(', ')}`).join('; ');
+    lines.push(`transform_config ${g}: ${t.type} rotation over head_dim (${t.head_dim ?? "the model's head dim"}) at ${at}, before quantization`);
+  }
   if (rules.ignore.length) lines.push(`ignore: ${rules.ignore.join(', ')} (config groups only; compressed-tensors applies kv_cache_scheme regardless)`);
   lines.push('', `--- ${rules.source}`, readFileSync(builtinRuleNames().includes(name) ? builtinRuleFile(name) : rules.source, 'utf8').trimEnd());
   out(lines.join('\n'));

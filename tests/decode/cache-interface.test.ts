@@ -74,12 +74,16 @@ describe('--cache-io quantized', () => {
     const s = await createSession(model, { optimization: 'disabled' });
     const outs = await s.run(Object.fromEntries([...set].map(([n, t]) => [n, toOrtTensor(t)])));
     await s.release();
-    const scale = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8'))['model.model.layers.0.self_attn.k_scale'].values[0] as number;
-    const key = ortToFloat64(outs['present.0.key']!);
+    const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8'))['model.model.layers.0.self_attn.k_scale'].values as number[];
+    const present = outs['present.0.key']!;
+    const [, heads, seq] = present.dims as [number, number, number, number];
+    expect(scales).toHaveLength(heads);
+    const key = ortToFloat64(present);
     const h = hadamardMatrix(32, 32);
     let offGrid = 0;
     let onPlainGrid = 0;
     for (let row = 0; row < key.length / 32; row++) {
+      const scale = scales[Math.floor(row / seq) % heads]!;
       for (let j = 0; j < 32; j++) {
         let x = 0;
         for (let i = 0; i < 32; i++) x += key[row * 32 + i]! * h[i * 32 + j]!;

@@ -4,11 +4,16 @@
  * and written back into quantization_config.json in the same serialization; what ctc cannot
  * apply is refused naming the key and the reason.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ruleSetConfig } from '../../src/emit/config.js';
 import { RuleError } from '../../src/errors.js';
 import { loadRuleSet } from '../../src/rules/load.js';
 import { parseRuleSet } from '../../src/rules/schema.js';
+import { ctc } from '../harness/cli.js';
+import { corpusModel } from '../harness/paths.js';
 
 /** SpinQuantModifier's R3 scheme for a head dim of 64, as compressed-tensors serializes it. */
 const R3 = {
@@ -78,5 +83,18 @@ describe('transform_config', () => {
       expect(s.head_dim).toBeNull();
       expect(s.apply.map((a) => [a.location, a.targets])).toEqual([['q_attn', ['attention']], ['k_cache', ['attention']]]);
     }
+  });
+
+  it('compile writes the transform_config it applied (head_dim resolved to the model\'s), and refuses --checkpoint (vLLM does not apply R3)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctc-r3-'));
+    const ok = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '-o', join(dir, 'out'), '--quiet');
+    expect(ok.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'out', 'quantization_config.json'), 'utf8')) as { transform_config: { config_groups: Record<string, { head_dim: number; apply: { targets: string[] }[] }> } };
+    const r3 = config.transform_config.config_groups['R3']!;
+    expect(r3.head_dim).toBe(32);
+    expect(r3.apply[0]!.targets).toEqual([0, 1, 2, 3].map((l) => `model.transformer.h.${l}.attn`));
+    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '--checkpoint', join(corpusModel('llama-gqa-bytes-ts-eager'), '..', 'hf'), '-o', join(dir, 'ckpt'), '--quiet');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--checkpoint: the rule set "fp8-kv-r3" rotates Q and K .* vLLM does not apply/);
   });
 });

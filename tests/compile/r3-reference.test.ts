@@ -1,0 +1,47 @@
+/**
+ * The R3 rotation reproduces PyTorch: each KV-cache rule set with SpinQuant R3 added
+ * (transform_config as rules/int4-kv-r3.json carries it), compiled with --calib-sets 0-7 and
+ * evaluated on sets 8-15, gives the perplexity that compressed-tensors' semantics with the same
+ * rotation gave in PyTorch (corpus/reference_r3.json) within 0.2 %, on the TorchScript Llama, the
+ * dynamo (ONNX Attention op) Llama and GPT-2.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { silentProgress } from '../../src/calibrate/run.js';
+import { compile } from '../../src/compile.js';
+import { evaluate } from '../../src/eval/evaluate.js';
+import { builtinRuleFile } from '../../src/rules/load.js';
+import { CORPUS, corpusModel } from '../harness/paths.js';
+
+interface Reference {
+  models: { model: string; fp32: number; rows: Record<string, number> }[];
+}
+const table = JSON.parse(readFileSync(join(CORPUS, 'reference_r3.json'), 'utf8')) as Reference;
+const MODELS: Record<string, string> = {
+  'llama-gqa-bytes-ts-eager': 'llama-gqa-bytes',
+  'llama-gqa-bytes-dynamo-op23': 'llama-gqa-bytes',
+  'gpt2-bytes-ts-eager': 'gpt2-bytes',
+};
+const out = mkdtempSync(join(tmpdir(), 'ctc-r3-reference-'));
+const quiet = { progress: silentProgress, warn: () => {} };
+const r3 = (JSON.parse(readFileSync(builtinRuleFile('int4-kv-r3'), 'utf8')) as { transform_config: unknown }).transform_config;
+
+describe('R3 + KV-cache quantization: perplexity within 0.2 % of PyTorch', () => {
+  for (const [model, key] of Object.entries(MODELS)) {
+    const ref = table.models.find((m) => m.model === key)!;
+    for (const [row, want] of Object.entries(ref.rows)) {
+      it(`${model} × ${row}`, async () => {
+        const base = row.replace(/^r3\+/, '');
+        const rules = join(out, `${model}-${base}-r3.json`);
+        writeFileSync(rules, JSON.stringify({ ...JSON.parse(readFileSync(builtinRuleFile(base), 'utf8')), transform_config: r3 }));
+        const dir = join(out, `${model}-${row}`);
+        await compile({ model: corpusModel(model), rules, outDir: dir, calibSets: '0-7', ...quiet });
+        const r = await evaluate({ reference: corpusModel(model), candidate: join(dir, 'model.onnx'), sets: '8-15', ...quiet });
+        expect(Math.abs(r.perplexity!.reference / ref.fp32 - 1)).toBeLessThan(2e-5);
+        expect(Math.abs(r.perplexity!.candidate / want - 1), `candidate ${r.perplexity!.candidate} vs PyTorch ${want}`).toBeLessThanOrEqual(0.002);
+      });
+    }
+  }
+});
