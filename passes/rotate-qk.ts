@@ -60,6 +60,25 @@ function readsPast(v: Value, pastName: string): boolean {
   return false;
 }
 
+/** Some output of `node` flows into `anchor` (a bounded walk down the consumers). */
+function reaches(node: Node, anchor: Node): boolean {
+  if (node === anchor) return true;
+  const seen = new Set<Node>([node]);
+  const queue = [node];
+  for (let i = 0; i < queue.length && i < 10_000; i++) {
+    for (const out of queue[i]!.outputs) {
+      for (const c of out.consumers()) {
+        if (c === anchor) return true;
+        if (!seen.has(c)) {
+          seen.add(c);
+          queue.push(c);
+        }
+      }
+    }
+  }
+  return false;
+}
+
 export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation>, cacheIo: CacheIoMode): RotateResult {
   const g = model.graph;
   const rotated = new Map<Value, Value>();
@@ -103,11 +122,21 @@ export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation
     return { nodes, out };
   };
 
-  /** Every node that read `x` reads x·H; a graph output `x` keeps its (un-rotated) value. */
-  const rotateUses = (x: Value, size: number, r: SiteRotation, base: string): Value => {
+  /**
+   * Every node on the way to the attention that read `x` reads x·H; other readers (a sliding
+   * window's Slice of the cache into present) read it turned back, x·H·Hᵀ, so that they see the
+   * quantized values un-rotated. A graph output `x` keeps its (un-rotated) value.
+   */
+  const rotateUses = (x: Value, size: number, r: SiteRotation, base: string, anchor: Node): Value => {
     const { nodes, out } = rotation(x, size, r, base);
-    x.replaceAllUsesWith(out, { except: new Set([nodes[0]!]) });
+    const away = x.uses().filter((u) => u.node !== nodes[0] && !reaches(u.node, anchor));
+    x.replaceAllUsesWith(out, { except: new Set([nodes[0]!, ...away.map((u) => u.node)]) });
     g.insertAfter(x.producer(), nodes);
+    if (away.length > 0) {
+      const back = rotation(out, size, r, `${base}_back`);
+      g.insertAfter(nodes[nodes.length - 1], back.nodes);
+      for (const u of away) u.node.replaceInput(u.index, back.out);
+    }
     return out;
   };
 
@@ -130,16 +159,16 @@ export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation
   for (const [site, r] of rotations) {
     const base = site.name;
     const q = site.q!;
-    rotated.set(q.value, rotateUses(q.value, width(q, site.numHeads, site), r, `${base}/q_attn`));
+    rotated.set(q.value, rotateUses(q.value, width(q, site.numHeads, site), r, `${base}/q_attn`, site.anchor));
     const kWidth = width(site.k, site.numKvHeads, site);
     const k = site.k.value;
     if (site.kPast !== undefined) {
       // The op concatenates past and new keys itself.
-      rotated.set(k, rotateUses(k, kWidth, r, `${base}/k_cache`));
+      rotated.set(k, rotateUses(k, kWidth, r, `${base}/k_cache`, site.anchor));
       const past = site.kPast.value;
       const present = site.cache?.presentKey === null || site.cache === null ? undefined : g.outputs.find((v) => v.name === site.cache!.presentKey);
       if (cacheIo === 'float') {
-        rotated.set(past, rotateUses(past, width(site.kPast, site.numKvHeads, site), r, `${base}/k_cache_past`));
+        rotated.set(past, rotateUses(past, width(site.kPast, site.numKvHeads, site), r, `${base}/k_cache_past`, site.anchor));
         if (present !== undefined) unrotateOutput(present, kWidth, r, `${base}/k_cache_present`);
       } else {
         rotatedCache.push(past.name, ...(present !== undefined ? [present.name] : []));
@@ -168,7 +197,7 @@ export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation
       rotatedCache.push(pastName!, ...(g.outputs.includes(k) ? [k.name] : []));
       continue;
     }
-    const kr = rotateUses(k, kWidth, r, `${base}/k_cache`);
+    const kr = rotateUses(k, kWidth, r, `${base}/k_cache`, site.anchor);
     rotated.set(k, kr);
     // present was K itself: it leaves the graph un-rotated, read from the quantized K·H.
     if (g.outputs.includes(k)) {
