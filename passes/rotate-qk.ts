@@ -169,7 +169,8 @@ export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation
       const present = site.cache?.presentKey === null || site.cache === null ? undefined : g.outputs.find((v) => v.name === site.cache!.presentKey);
       if (cacheIo === 'float') {
         rotated.set(past, rotateUses(past, width(site.kPast, site.numKvHeads, site), r, `${base}/k_cache_past`, site.anchor));
-        if (present !== undefined) unrotateOutput(present, kWidth, r, `${base}/k_cache_present`);
+        // present is [batch, kv_heads, total, head_dim] even when the op takes packed inputs
+        if (present !== undefined) unrotateOutput(present, site.headDim, r, `${base}/k_cache_present`);
       } else {
         rotatedCache.push(past.name, ...(present !== undefined ? [present.name] : []));
       }
