@@ -12,6 +12,7 @@ import {
   encodeFloat16,
   encodeFromFloat32,
   encodeMinifloat,
+  isKnownDataType,
   minifloatMax,
   packSubByte,
   rawByteLength,
@@ -170,5 +171,106 @@ describe('integers and sub-byte packing', () => {
     // ONNX Cast (saturate=1): ±Inf becomes ±FLT_MAX for E4M3FN and E5M2
     expect([...decodeToFloat32(DataType.FLOAT8E5M2, encodeFromFloat32(DataType.FLOAT8E5M2, [Infinity, -Infinity]), 2)]).toEqual([57344, -57344]);
     expect([...decodeToFloat32(DataType.FLOAT8E4M3FN, encodeFromFloat32(DataType.FLOAT8E4M3FN, [Infinity, -Infinity]), 2)]).toEqual([448, -448]);
+  });
+});
+
+describe('codec edges, each value hand-computed from IEEE 754 and the ONNX Cast / float8 spec', () => {
+  it('known and unknown type numbers; sizes of packed types', () => {
+    expect([-1, 0, 1.5, 26, 27].map(isKnownDataType)).toEqual([false, true, false, true, false]);
+    expect([rawByteLength(DataType.FLOAT4E2M1, 3), rawByteLength(DataType.INT2, 5), rawByteLength(DataType.FLOAT, 3), rawByteLength(DataType.STRING, 3)]).toEqual([2, 2, 12, 0]);
+    expect(() => minifloatMax(DataType.FLOAT)).toThrow(/^float is not a minifloat$/);
+    expect(() => decodeToFloat32(DataType.COMPLEX64, new Uint8Array(8), 1)).toThrow(/^complex64 has no float32 codec$/);
+    expect(() => encodeFromFloat32(DataType.STRING, [1])).toThrow(/^string has no float32 codec$/);
+  });
+  it('float8 without saturation (Cast saturate=0): past the largest finite value, NaN for FN/FNUZ, ±Inf for E5M2', () => {
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, 1000, false)).toBe(0x7f);
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, -1000, false)).toBe(0xff);
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, 448, false)).toBe(0x7e); // the largest itself is kept
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FNUZ, 1000, false)).toBe(0x80);
+    expect(encodeMinifloat(DataType.FLOAT8E5M2, -1e9, false)).toBe(0xfc);
+    expect(encodeMinifloat(DataType.FLOAT8E5M2FNUZ, 1e9, false)).toBe(0x80);
+    // float4e2m1 has neither: it saturates at 6 (code 0x7) either way
+    expect([encodeMinifloat(DataType.FLOAT4E2M1, 100, false), encodeMinifloat(DataType.FLOAT4E2M1, -100)]).toEqual([0x7, 0xf]);
+  });
+  it('float8 NaN codes: e4m3fn 0x7f, the FNUZ types 0x80; every other format decodes its NaN as NaN', () => {
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FNUZ, NaN)).toBe(0x80);
+    expect(encodeMinifloat(DataType.FLOAT8E5M2FNUZ, NaN)).toBe(0x80);
+    expect(Number.isNaN(decodeMinifloat(DataType.FLOAT8E5M2, encodeMinifloat(DataType.FLOAT8E5M2, NaN)))).toBe(true);
+    expect(Number.isNaN(decodeMinifloat(DataType.FLOAT8E4M3FN, 0xff))).toBe(true);
+    expect(decodeMinifloat(DataType.FLOAT8E4M3FN, 0x7e)).toBe(448);
+    expect(decodeMinifloat(DataType.FLOAT8E5M2, 0xfc)).toBe(-Infinity);
+    expect(Number.isNaN(decodeMinifloat(DataType.FLOAT8E5M2, 0x7d))).toBe(true);
+    // FNUZ: 0x80 is NaN, not -0; the e5m2fnuz smallest subnormal is 2^-17, e4m3fnuz's 2^-10
+    expect(decodeMinifloat(DataType.FLOAT8E5M2FNUZ, 0x01)).toBe(2 ** -17);
+    expect(decodeMinifloat(DataType.FLOAT8E4M3FNUZ, 0x01)).toBe(2 ** -10);
+    expect(decodeMinifloat(DataType.FLOAT8E4M3FNUZ, 0xff)).toBe(-240);
+  });
+  it('float8 rounding near zero and between the grid points, both signs', () => {
+    // e4m3fn: the smallest subnormal 2^-9; 0.75·2^-9 rounds up to it, 0.25·2^-9 down to +0 / -0
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, 0.75 * 2 ** -9)).toBe(0x01);
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, 0.25 * 2 ** -9)).toBe(0x00);
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FN, -0.25 * 2 ** -9)).toBe(0x80);
+    expect(encodeMinifloat(DataType.FLOAT8E4M3FNUZ, -0.25 * 2 ** -10)).toBe(0x00); // no -0 in FNUZ
+    // 1.1 is nearer 1.125 (0x39) than 1 (0x38); 1.05 nearer 1
+    expect([encodeMinifloat(DataType.FLOAT8E4M3FN, 1.1), encodeMinifloat(DataType.FLOAT8E4M3FN, 1.05), encodeMinifloat(DataType.FLOAT8E4M3FN, -1.1)]).toEqual([0x39, 0x38, 0xb9]);
+    // e5m2: 1.125 is halfway between 1 (0x3c, even) and 1.25 (0x3d): 0x3c; 1.375 between 0x3d and 0x3e: 0x3e
+    expect([encodeMinifloat(DataType.FLOAT8E5M2, 1.125), encodeMinifloat(DataType.FLOAT8E5M2, 1.375)]).toEqual([0x3c, 0x3e]);
+  });
+  it('float16: rounding carries into the exponent, halfway cases to even, the overflow threshold 65520, subnormals', () => {
+    expect(encodeFloat16(2047.9)).toBe(0x6800); // rounds up to 2048 = 2^11
+    expect(encodeFloat16(1 + 2 ** -11)).toBe(0x3c00); // halfway between 1 and 1 + 2^-10: even
+    expect(encodeFloat16(1 + 3 * 2 ** -11)).toBe(0x3c02); // halfway between 0x3c01 and 0x3c02: even
+    expect(encodeFloat16(65519)).toBe(0x7bff);
+    expect(encodeFloat16(65520)).toBe(0x7c00);
+    expect(encodeFloat16(-65520)).toBe(0xfc00);
+    expect(encodeFloat16(2 ** -25)).toBe(0x0000); // half the smallest subnormal: even (zero)
+    expect(encodeFloat16(3 * 2 ** -25)).toBe(0x0002); // 1.5 units: even (2)
+    expect(encodeFloat16(-(2 ** -24))).toBe(0x8001);
+    expect(encodeFloat16(2 ** -14)).toBe(0x0400); // the smallest normal
+    expect(encodeFloat16(2 ** -14 - 2 ** -24)).toBe(0x03ff); // the largest subnormal
+    expect(encodeFloat16(-0)).toBe(0x8000);
+    expect(encodeFloat16(NaN)).toBe(0x7e00);
+    expect([decodeFloat16(0x7c00), decodeFloat16(0xfc00), decodeFloat16(0x8001), decodeFloat16(0x0400), decodeFloat16(0x7bff)]).toEqual([Infinity, -Infinity, -(2 ** -24), 2 ** -14, 65504]);
+    expect(Number.isNaN(decodeFloat16(0x7e00))).toBe(true);
+    expect(Object.is(decodeFloat16(0x8000), -0)).toBe(true);
+  });
+  it('bfloat16: the top 16 bits of float32, rounded to nearest even; NaN 0x7fc0', () => {
+    expect(encodeBFloat16(1)).toBe(0x3f80);
+    expect(encodeBFloat16(1 + 2 ** -8)).toBe(0x3f80); // halfway, to even
+    expect(encodeBFloat16(1 + 3 * 2 ** -8)).toBe(0x3f82); // halfway between 0x3f81 and 0x3f82
+    expect(encodeBFloat16(1 + 2 ** -8 + 2 ** -20)).toBe(0x3f81); // past halfway
+    expect(encodeBFloat16(-2)).toBe(0xc000);
+    expect(encodeBFloat16(NaN)).toBe(0x7fc0);
+    expect([decodeBFloat16(0x3f80), decodeBFloat16(0xc000), decodeBFloat16(0x7f80), decodeBFloat16(0x13f80)]).toEqual([1, -2, Infinity, 1]);
+  });
+  it('float8e8m0 (a power of two, 2^(code - 127)): encoding rounds up, saturates at 2^127, and NaN for anything not positive', () => {
+    expect([...encodeFromFloat32(DataType.FLOAT8E8M0, [1, 3, 4, 0.3, 2 ** -127, 2 ** -140, 2 ** 127, 1e39, 0, -1, NaN, Infinity])]).toEqual([127, 129, 129, 126, 0, 0, 254, 254, 0xff, 0xff, 0xff, 0xff]);
+    expect([decodeE8M0(0), decodeE8M0(127), decodeE8M0(254)]).toEqual([2 ** -127, 1, 2 ** 127]);
+    expect(Number.isNaN(decodeE8M0(0xff))).toBe(true);
+  });
+  it('integers: round half to even then saturate; 64-bit integers round and clamp at 0 when unsigned; bool is nonzero', () => {
+    expect([...decodeToFloat32(DataType.UINT8, encodeFromFloat32(DataType.UINT8, [0.5, 1.5, 254.5, 255.5, -3]), 5)]).toEqual([0, 2, 254, 255, 0]);
+    expect([...decodeToFloat32(DataType.INT16, encodeFromFloat32(DataType.INT16, [-2.5, 40000, -40000]), 3)]).toEqual([-2, 32767, -32768]);
+    expect([...encodeFromFloat32(DataType.UINT32, [-1, 4294967296, 3.5])]).toEqual([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 0, 0]);
+    expect([...decodeToFloat32(DataType.UINT64, encodeFromFloat32(DataType.UINT64, [-5, 7.4]), 2)]).toEqual([0, 7]);
+    expect([...decodeToFloat32(DataType.INT64, encodeFromFloat32(DataType.INT64, [-5.6, 7.4]), 2)]).toEqual([-6, 7]);
+    expect([...encodeFromFloat32(DataType.BOOL, [0, -0, 2, -0.5])]).toEqual([0, 0, 1, 1]);
+    expect([...decodeToFloat32(DataType.BOOL, Uint8Array.of(0, 1), 2)]).toEqual([0, 1]);
+    // little-endian bytes
+    expect([...encodeFromFloat32(DataType.INT16, [-2])]).toEqual([0xfe, 0xff]);
+    expect([...encodeFromFloat32(DataType.UINT32, [0x01020304])]).toEqual([4, 3, 2, 1]);
+    expect([...encodeFromFloat32(DataType.FLOAT16, [1])]).toEqual([0x00, 0x3c]);
+    expect([...encodeFromFloat32(DataType.BFLOAT16, [1])]).toEqual([0x80, 0x3f]);
+  });
+  it('sub-byte: unsigned nibbles, signed and unsigned 2-bit values, float4 codes packed low first', () => {
+    expect([...unpackSubByte(Uint8Array.of(0xf1, 0x8), 3, 4, false)]).toEqual([1, 15, 8]);
+    expect([...unpackSubByte(Uint8Array.of(0xf1, 0x8), 3, 4, true)]).toEqual([1, -1, -8]);
+    expect([...unpackSubByte(Uint8Array.of(0b11100100), 4, 2, false)]).toEqual([0, 1, 2, 3]);
+    // saturated and rounded half to even: 3, 4 → 3, -1 → 0, 1.5 → 2; -2, 1, 5 → 1, -0.5 → 0
+    expect([...encodeFromFloat32(DataType.UINT2, [3, 4, -1, 1.5])]).toEqual([0b10_00_11_11]);
+    expect([...encodeFromFloat32(DataType.INT2, [-2, 1, 5, -0.5])]).toEqual([0b00_01_01_10]);
+    // float4e2m1: 1 is code 0x2, -6 is 0xf, 0.5 is 0x1
+    expect([...encodeFromFloat32(DataType.FLOAT4E2M1, [1, -6, 0.5])]).toEqual([0xf2, 0x01]);
+    expect([...decodeToFloat32(DataType.FLOAT4E2M1, Uint8Array.of(0xf2, 0x01), 3)]).toEqual([1, -6, 0.5]);
   });
 });
