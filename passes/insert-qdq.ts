@@ -138,7 +138,6 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
   let inserted = 0;
   for (const { edge, qparams } of pending) {
     const qType = storageType(edge.args);
-    // Stryker disable next-line ConditionalExpression: a per-tensor edge has one scale, which scaleLayout repeats whether or not it is told per head
     const perHead = edge.args.strategy === 'attn_head';
     edge.tensors.forEach((t, ti) => {
       const x = t.value;

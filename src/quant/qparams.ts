@@ -42,7 +42,6 @@ export function computeQParams(min: ArrayLike<number>, max: ArrayLike<number>, a
   const n = min.length;
   const scale = new Float32Array(n);
   const zeroPoint = new Int32Array(n);
-  // Stryker disable next-line EqualityOperator: an extra pass past the end reads undefined and writes past the typed arrays' end, which is ignored
   for (let i = 0; i < n; i++) {
     const lo = Math.min(min[i]!, 0);
     const hi = Math.max(max[i]!, 0);
@@ -53,8 +52,7 @@ export function computeQParams(min: ArrayLike<number>, max: ArrayLike<number>, a
     } else {
       if (args.type === 'float') throw new RangeError('asymmetric float quantization is not supported');
       s = f(f(hi - lo) / bitRange);
-      // s is 0 only when float32 min = max = 0; without the guard q_min - 0/0 is NaN, which the Int32Array stores as 0 too
-      // Stryker disable next-line ConditionalExpression: equivalent, as said above
+      // s is 0 only when min = max = 0 (float32 statistics): the zero point of an all-zero range is 0
       const zp = s === 0 ? 0 : f(qMin - f(lo / s));
       zeroPoint[i] = Math.min(qMax, Math.max(qMin, roundHalfEven(Math.min(qMax, Math.max(qMin, zp)))));
     }
