@@ -7,7 +7,6 @@
  */
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
-import { elemTypeOf } from '../ir/types.js';
 import { DataType } from '../ir/dtypes.js';
 import { Op, opKey } from '../onnx/ops.js';
 import type { Pattern } from './dsl.js';
@@ -68,16 +67,16 @@ const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT
  * float (a precision change of the activation). A Cast to or from an integer or bool type
  * changes the values, so what lies before it is not the same activation.
  */
-function skippable(n: Node): boolean {
+function skippable(n: Node, facts: ShapeFacts): boolean {
   if (!n.is(Op.Cast)) return true;
-  const from = elemTypeOf(n.inputs[0]?.type);
+  const from = facts.elemType(n.inputs[0]);
   return FLOAT_TYPES.has(n.intAttr('to', DataType.UNDEFINED)) && (from === undefined || FLOAT_TYPES.has(from));
 }
 
-function isTransparent(n: Node): boolean {
+function isTransparent(n: Node, facts: ShapeFacts): boolean {
   if (n.is(Op.Identity)) return true;
   if (n.is(Op.Cast)) {
-    const from = elemTypeOf(n.inputs[0]?.type);
+    const from = facts.elemType(n.inputs[0]);
     return from !== undefined && from === n.intAttr('to');
   }
   return false;
@@ -109,7 +108,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
       let cur = v;
       let prod = cur.producer();
       const st = clone(s);
-      while (prod !== undefined && isTransparent(prod) && prod.inputs[0] !== undefined) {
+      while (prod !== undefined && isTransparent(prod, facts) && prod.inputs[0] !== undefined) {
         st.matched.add(prod);
         cur = prod.inputs[0];
         prod = cur.producer();
@@ -127,7 +126,7 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
         if (r.ok) return r;
         best = deeper(best, r);
         const prod: Node | undefined = cur.producer();
-        if (prod === undefined || !p.ops.some((o) => prod.is(o)) || !skippable(prod)) break;
+        if (prod === undefined || !p.ops.some((o) => prod.is(o)) || !skippable(prod, facts)) break;
         st.matched.add(prod);
         cur = prod.inputs[0];
       }

@@ -10,7 +10,7 @@
 import type { Node } from '../ir/node.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import { shapeOf } from '../ir/types.js';
+import { elemTypeOf, shapeOf } from '../ir/types.js';
 import { Op } from '../onnx/ops.js';
 
 /**
@@ -22,6 +22,9 @@ export type Dims = readonly Dim[];
 
 /** One entry of a shape vector: a number, "dimension i of value x", or unknown. */
 export type ShapeEntry = { kind: 'const'; n: number } | { kind: 'dimOf'; value: Value; index: number } | { kind: 'unknown' };
+
+/** Ops whose output 0 has the element type of their input 0 (moves, joins and float arithmetic). */
+const SAME_ELEM_TYPE = new Set(['Identity', 'Concat', 'Transpose', 'Reshape', 'Slice', 'Split', 'Squeeze', 'Unsqueeze', 'Expand', 'Gather', 'Flatten', 'Add', 'Sub', 'Mul', 'Div', 'Neg', 'MatMul']);
 
 /** Ops whose output has the broadcast shape of their inputs. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Where', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Mod', 'BitwiseAnd', 'BitwiseOr']);
@@ -92,6 +95,22 @@ export class ShapeFacts {
       return parts.flat() as number[];
     }
     return undefined;
+  }
+
+  /**
+   * A value's element type: declared, a constant's, a Cast's `to`, or carried from input 0 through
+   * ops that keep it (a cache Concat whose output type the exporter did not write). Undefined
+   * when none of these says it.
+   */
+  elemType(v: Value | undefined, depth = 16): number | undefined {
+    if (v === undefined || depth < 0) return undefined;
+    const declared = elemTypeOf(v.type);
+    if (declared !== undefined) return declared;
+    const t = this.constTensor(v);
+    if (t !== undefined) return t.dataType;
+    const p = v.producer();
+    if (p?.is(Op.Cast)) return p.intAttr('to');
+    return p !== undefined && SAME_ELEM_TYPE.has(p.op.opType) && p.op.domain === '' ? this.elemType(p.inputs[0], depth - 1) : undefined;
   }
 
   /**

@@ -3,10 +3,10 @@
  * ask for exactly the alternative it wants (Q, K, V and the masks are graph inputs; scales are
  * constants):
  *
- *   q ─[queryScale]──────────────────────────────────────────┐
- *   k ─[cache Concat]─[GQA repeat]─[keyScaleBeforeTranspose]─ Kᵀ (keyLayout) ─[keyScale]─ MatMul
- *     ─[scoreScale]─[softcap]─[mask]─ Softmax(axis) ─[nanGuard]─[probabilityScale]─ MatMul ─▶ y
- *   v ─[cache Concat]─[GQA repeat]───────────────────────────────────────────────────┘
+ *   q ─[queryScale]──────────────────────────────────────────────────┐
+ *   k ─[cache Concat]─[cacheCast]─[GQA repeat]─[keyScaleBeforeTranspose]─ Kᵀ (keyLayout) ─[keyScale]─ MatMul
+ *     ─[maskBeforeScale]─[scoreScale]─[softcap]─[bias]─[mask]─ Softmax(axis) ─[nanGuard]─[probabilityScale]─ MatMul ─▶ y
+ *   v ─[cache Concat]─[cacheCast]─[GQA repeat]───────────────────────────────────────────────────┘
  */
 import { intAttr, intsAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
@@ -25,11 +25,18 @@ export interface DecomposedBlock {
   readonly keyScale: Scale;
   readonly scoreScale: Scale;
   readonly softcap: 'tanh' | 'none';
-  readonly mask: 'add' | 'where' | 'none';
+  /** A mask added before the scale: (Q·Kᵀ + mask) / c (CodeGen). */
+  readonly maskBeforeScale: 'add' | 'none';
+  /** A position bias added before the mask (ALiBi, T5's relative bias): a [1, H, S, T] input. */
+  readonly bias: 'add' | 'none';
+  /** whereFill: masked_fill, Where(mask, fill, scores); fillFromInput makes the fill an activation (a near miss). */
+  readonly mask: 'add' | 'where' | 'whereFill' | 'fillFromInput' | 'none';
   readonly nanGuard: 'isNaN' | 'maskedRows' | 'none';
   readonly probabilityScale: Scale;
   /** The past of the cache, as the kv-cache pattern's pastForm names it. */
   readonly cache: 'input' | 'wrapped' | 'padded' | 'none';
+  /** A Cast of the cache to its own type after the Concat, which present then is (GPT-J TorchScript); 'int' casts to int32 (a near miss). */
+  readonly cacheCast: 'float' | 'int' | 'none';
   /** Concat axis of the cache (a near miss when not the sequence axis). */
   readonly cacheAxis: number;
   readonly repeat: boolean;
@@ -47,10 +54,13 @@ export const PLAIN: DecomposedBlock = {
   keyScale: 'none',
   scoreScale: 'mul',
   softcap: 'none',
+  maskBeforeScale: 'none',
+  bias: 'none',
   mask: 'none',
   nanGuard: 'none',
   probabilityScale: 'none',
   cache: 'none',
+  cacheCast: 'none',
   cacheAxis: -2,
   repeat: false,
   repeatAxis: 2,
@@ -90,6 +100,7 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
       if (c.cache === 'wrapped') past = b.op(Op.Concat, [past], [intAttr('axis', c.cacheAxis)]);
       if (c.cache === 'padded') past = b.op(Op.Concat, [past, b.constF32(`empty_${name}`, [1, kvHeads, 0, D], [])], [intAttr('axis', c.cacheAxis)]);
       x = b.op(Op.Concat, [past, x], [intAttr('axis', c.cacheAxis)]);
+      if (c.cacheCast !== 'none') x = b.op(Op.Cast, [x], [intAttr('to', c.cacheCast === 'float' ? DataType.FLOAT : DataType.INT32)]);
       b.output(x, `present_${name}`);
       cache = x;
     }
@@ -112,10 +123,14 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
     kT = b.op(Op.Reshape, [b.op(Op.Transpose, [flat], [intsAttr('perm', [0, 2, 1])]), b.constI64('kT4d', [4], [1, H, D, T])]);
   }
   let x = b.op(Op.MatMul, [q, scaled(kT, c.keyScale, 0.9)]);
+  if (c.maskBeforeScale === 'add') x = b.op(Op.Add, [x, b.input('early_mask', DataType.FLOAT, [1, 1, S, T])]);
   x = scaled(x, c.scoreScale, 0.6);
   if (c.softcap === 'tanh') x = b.op(Op.Mul, [b.op(Op.Tanh, [b.op(Op.Div, [x, scalar(30)])]), scalar(30)]);
+  if (c.bias === 'add') x = b.op(Op.Add, [x, b.input('bias', DataType.FLOAT, [1, H, S, T])]);
   if (c.mask === 'add') x = b.op(Op.Add, [x, b.input('mask', DataType.FLOAT, [1, 1, S, T])]);
   if (c.mask === 'where') x = b.op(Op.Where, [b.input('keep', DataType.BOOL, [1, 1, S, T]), x, scalar(-1e4)]);
+  if (c.mask === 'whereFill') x = b.op(Op.Where, [b.input('masked', DataType.BOOL, [1, 1, S, T]), scalar(-1e4), x]);
+  if (c.mask === 'fillFromInput') x = b.op(Op.Where, [b.input('masked', DataType.BOOL, [1, 1, S, T]), b.input('fill', DataType.FLOAT, [1, H, S, T]), x]);
   let p = b.op(Op.Softmax, [x], [intAttr('axis', c.softmaxAxis)]);
   if (c.nanGuard === 'isNaN') p = b.op(Op.Where, [b.op(Op.IsNaN, [p]), scalar(0), p]);
   if (c.nanGuard === 'maskedRows') p = b.op(Op.Where, [b.input('masked_rows', DataType.BOOL, [1, 1, S, 1]), scalar(0), p]);

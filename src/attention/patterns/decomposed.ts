@@ -76,7 +76,13 @@ const keyTransposed = oneOf('keyLayout', {
 
 const scores = node(Op.MatMul, [scaleOf('queryScale', any('q', activation)), scaleOf('keyScale', keyTransposed)], { capture: 'scores' });
 
-const scaled = scaleOf('scoreScale', skip(PASS_THROUGH, scores));
+/** CodeGen adds the mask before it scales: (Q·Kᵀ + mask) / √d. */
+const unscaled = oneOf('maskBeforeScale', {
+  add: node(Op.Add, [skip(PASS_THROUGH, scores), any('mask')], { commute: true }),
+  none: skip(PASS_THROUGH, scores),
+});
+
+const scaled = scaleOf('scoreScale', unscaled);
 
 /** softcap · tanh(scores / softcap) (Gemma 2, the ONNX Attention softcap attribute). */
 const softcapped = oneOf('softcap', {
@@ -84,10 +90,18 @@ const softcapped = oneOf('softcap', {
   none: scaled,
 });
 
-const masked = oneOf('mask', {
-  add: node(Op.Add, [skip(PASS_THROUGH, softcapped), any('mask')], { commute: true }),
-  where: node(Op.Where, [any('mask'), skip(PASS_THROUGH, softcapped), any()]),
+/** A position bias added to the scores before the mask: ALiBi (MPT), T5's relative position bias. */
+const biased = oneOf('bias', {
+  add: node(Op.Add, [skip(PASS_THROUGH, softcapped), any('bias')], { commute: true }),
   none: softcapped,
+});
+
+const masked = oneOf('mask', {
+  add: node(Op.Add, [skip(PASS_THROUGH, biased), any('mask')], { commute: true }),
+  where: node(Op.Where, [any('mask'), skip(PASS_THROUGH, biased), any()]),
+  // masked_fill(mask, fill): the fill, a constant, is the second input (MPT).
+  whereFill: node(Op.Where, [any('mask'), constant(), skip(PASS_THROUGH, biased)]),
+  none: biased,
 });
 
 const softmax = node(Op.Softmax, [skip(PASS_THROUGH, masked)], { capture: 'softmax', check: lastAxis });

@@ -32,7 +32,8 @@ const past = oneOf('pastForm', {
   padded: node(Op.Concat, [pass(any('past', isGraphInput)), constant()], { check: sequenceAxis }),
 });
 
-export const kvCacheConcat = node(Op.Concat, [past, any('new')], { capture: 'cache', check: sequenceAxis });
+/** The Concat, or a same-type Cast / Identity of it (GPT-J's TorchScript export casts the cache to its own type). */
+export const kvCacheConcat = pass(node(Op.Concat, [past, any('new')], { capture: 'cache', check: sequenceAxis }));
 
 export interface CacheMatch {
   /** The Concat output: the whole cache, past and new, where K/V QDQ goes. */

@@ -31,11 +31,16 @@ export const decomposedCases: PatternCases = {
     "dynamo's 3-D transpose of K": () => decomposedTrial({ keyLayout: 'BHSD3d' }),
     'a cache Concat and the grouped-query repeat on K and V': () => decomposedTrial({ cache: 'input', repeat: true, mask: 'add' }),
     'Softmax on axis 3 of rank-4 scores (the last axis, written positively)': () => decomposedTrial({ softmaxAxis: 3 }),
+    'ALiBi bias added, then masked_fill with a constant (MPT)': () => decomposedTrial({ bias: 'add', mask: 'whereFill', cache: 'input' }),
+    "T5's relative position bias, then an additive mask, unscaled scores": () => decomposedTrial({ scoreScale: 'none', keyLayout: 'BSHD', bias: 'add', mask: 'add' }),
+    'the mask added before the scale: (Q·Kᵀ + mask) / c (CodeGen)': () => decomposedTrial({ maskBeforeScale: 'add', scoreScale: 'div', cache: 'input' }),
+    'a same-type Cast after the cache Concat (GPT-J TorchScript)': () => decomposedTrial({ cache: 'wrapped', cacheCast: 'float', mask: 'add' }),
   },
   invalid: {
     'a Softmax on the query axis': { id: 'softmax-axis-not-last', trial: () => decomposedTrial({ softmaxAxis: 2 }) },
     'a [B, S, H, D] key with a cache': { id: 'bshd-key-with-cache-or-repeat', trial: () => decomposedTrial({ keyLayout: 'BSHD', cache: 'input' }) },
     'a cache Concat on K only': { id: 'cache-on-one-side', trial: () => decomposedTrial({ cache: 'input', uncachedValue: true }) },
+    'masked positions filled from an activation, not a constant': { id: 'not-constant', trial: () => decomposedTrial({ mask: 'fillFromInput' }) },
   },
 };
 

@@ -26,8 +26,10 @@ export const kvCacheCases: PatternCases = {
     'past through a one-input Concat (TorchScript DynamicCache, first update)': () => cacheTrial({ cache: 'wrapped' }),
     'past padded by an empty constant': () => cacheTrial({ cache: 'padded' }),
     'joined on axis 2 of a rank-4 cache': () => cacheTrial({ cache: 'input', cacheAxis: 2 }),
+    'then cast to its own type, which present is (GPT-J TorchScript)': () => cacheTrial({ cache: 'input', cacheCast: 'float' }),
   },
   invalid: {
+    'then cast to an integer type': { id: 'wrong-op', trial: () => cacheTrial({ cache: 'input', cacheCast: 'int' }) },
     'a Concat on the head axis': { id: 'concat-not-sequence-axis', trial: () => cacheTrial({ cache: 'input', cacheAxis: 1 }) },
   },
 };
