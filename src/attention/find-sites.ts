@@ -36,7 +36,8 @@ const ATTENTION_LIKE = [Op.Softmax, Op.Attention, Op.MsAttention, Op.MsMultiHead
 export function findSites(model: Model, patterns: readonly AttentionPattern[]): SiteScan {
   const facts = new ShapeFacts();
   const drafts: { pattern: string; anchor: Node; draft: SiteDraft }[] = [];
-  const failures = new Map<Node, string>();
+  // Per anchor, the failure of the pattern that matched furthest into it (the most telling reason).
+  const failures = new Map<Node, { reason: string; depth: number }>();
   const claimed = new Set<Node>();
 
   for (const node of model.graph.nodes) {
@@ -46,12 +47,13 @@ export function findSites(model: Model, patterns: readonly AttentionPattern[]): 
       if (node.is(Op.MatMul) && !reachesSoftmax(node.inputs[0])) continue;
       const r = p.match(node, facts);
       if (!r.ok) {
-        if (!failures.has(node)) failures.set(node, `${p.name}: ${r.reason}`);
+        const depth = r.depth ?? 0;
+        if ((failures.get(node)?.depth ?? -1) < depth) failures.set(node, { reason: `${p.name}: ${r.reason}`, depth });
         continue;
       }
       const outside = usedOutside(r.site, node);
       if (outside !== undefined) {
-        failures.set(node, `${p.name}: ${outside}`);
+        failures.set(node, { reason: `${p.name}: ${outside}`, depth: Infinity });
         continue;
       }
       drafts.push({ pattern: p.name, anchor: node, draft: r.site });
@@ -90,18 +92,18 @@ export function findSites(model: Model, patterns: readonly AttentionPattern[]): 
   const rejected: Rejection[] = [];
   for (const node of model.graph.nodes) {
     if (claimed.has(node) || !ATTENTION_LIKE.some((o) => node.is(o))) continue;
-    let reason = failures.get(node);
+    let reason = failures.get(node)?.reason;
     if (reason === undefined && node.is(Op.Softmax)) {
       const consumer = softmaxConsumer(node);
-      reason = consumer ? (failures.get(consumer) ?? `its probabilities reach ${opKey(consumer.op)} ${consumer.name}, not the second MatMul of an attention block`) : 'its output does not feed a MatMul with V';
+      reason = consumer ? (failures.get(consumer)?.reason ?? `its probabilities reach ${opKey(consumer.op)} ${consumer.name}, not the second MatMul of an attention block`) : 'its output does not feed a MatMul with V';
     }
     rejected.push({ node: node.name, op: opKey(node.op), reason: reason ?? 'no attention pattern applies' });
   }
   return { sites, rejected };
 }
 
-/** Ops between the softmax and the P·V MatMul: casts, Identity, a NaN guard, a constant scale. */
-const BETWEEN_SOFTMAX_AND_PV = [Op.Cast, Op.Identity, Op.Where, Op.IsNaN, Op.Mul, Op.Div];
+/** Ops between the softmax and the P·V MatMul: casts, Identity, a NaN guard, a constant scale, the fold of heads into the batch (folded-heads.ts). */
+const BETWEEN_SOFTMAX_AND_PV = [Op.Cast, Op.Identity, Op.Where, Op.IsNaN, Op.Mul, Op.Div, Op.Reshape];
 
 /** Whether a MatMul's first operand comes from a Softmax through the ops above (a cheap pre-check). */
 function reachesSoftmax(v: Value | undefined, depth = 6): boolean {

@@ -32,7 +32,10 @@ export interface SiteDraft {
 }
 
 /** A refusal has a stable `id` (for tests and tools) and a `reason` (for people: it names the node). */
-export type PatternOutcome = { readonly ok: true; readonly site: SiteDraft } | { readonly ok: false; readonly id: string; readonly reason: string };
+export type PatternOutcome =
+  | { readonly ok: true; readonly site: SiteDraft }
+  /** depth: how far into the block matching got (see src/pattern/match.ts); the site finder reports the furthest. */
+  | { readonly ok: false; readonly id: string; readonly reason: string; readonly depth?: number };
 
 export interface AttentionPattern {
   readonly name: string;

@@ -31,13 +31,14 @@ import { any, constant, node, oneOf, skip } from '../../pattern/dsl.js';
 import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, Pattern, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
+import type { MatchResult } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
 import { stripRepeat } from './gqa-repeat.js';
 import { matchCache } from './kv-cache.js';
 import type { AttentionPattern, PatternOutcome } from './pattern.js';
 import { edge, failed } from './pattern.js';
 
-const permIs = (perm: readonly number[]): NodeCheck =>
+export const permIs = (perm: readonly number[]): NodeCheck =>
   refuses('transpose-perm', (n) => {
     const p = n.intsAttr('perm');
     return p !== undefined && p.length === perm.length && p.every((x, i) => x === perm[i]) ? undefined : `Transpose ${n.name} has perm [${p}], not [${perm}]`;
@@ -52,16 +53,16 @@ const lastAxis: NodeCheck = refuses('softmax-axis-not-last', (n, facts) => {
   return `Softmax ${n.name} is on axis ${axis}, not the last axis`;
 });
 
-const activation: ValueCheck = refuses('operand-is-weights', (v, facts) =>
+export const activation: ValueCheck = refuses('operand-is-weights', (v, facts) =>
   facts.constTensor(v) !== undefined ? `${v.name} is a constant (weights), not an activation: this MatMul is not attention` : undefined,
 );
 
 /** Ops that pass values through unchanged in value (casts to float, Identity). */
-const PASS_THROUGH = [Op.Cast, Op.Identity];
+export const PASS_THROUGH = [Op.Cast, Op.Identity];
 
 const shapeDerived: ValueCheck = refuses('scale-from-activation', (v, facts) => (facts.isShapeDerived(v) ? undefined : `${v.name} is an activation, not a scale`));
 
-const scaleOf = (tag: string, x: Pattern): Pattern =>
+export const scaleOf = (tag: string, x: Pattern): Pattern =>
   oneOf(tag, {
     mul: node(Op.Mul, [x, any(undefined, shapeDerived)], { commute: true }),
     div: node(Op.Div, [x, any(undefined, shapeDerived)]),
@@ -76,50 +77,57 @@ const keyTransposed = oneOf('keyLayout', {
 
 const scores = node(Op.MatMul, [scaleOf('queryScale', any('q', activation)), scaleOf('keyScale', keyTransposed)], { capture: 'scores' });
 
-/** CodeGen adds the mask before it scales: (Q·Kᵀ + mask) / √d. */
-const unscaled = oneOf('maskBeforeScale', {
-  add: node(Op.Add, [skip(PASS_THROUGH, scores), any('mask')], { commute: true }),
-  none: skip(PASS_THROUGH, scores),
-});
-
-const scaled = scaleOf('scoreScale', unscaled);
-
-/** softcap · tanh(scores / softcap) (Gemma 2, the ONNX Attention softcap attribute). */
-const softcapped = oneOf('softcap', {
-  tanh: node(Op.Mul, [node(Op.Tanh, [node(Op.Div, [scaled, any(undefined, shapeDerived)])]), any(undefined, shapeDerived)], { commute: true }),
-  none: scaled,
-});
-
-/** A position bias added to the scores before the mask: ALiBi (MPT), T5's relative position bias. */
-const biased = oneOf('bias', {
-  add: node(Op.Add, [skip(PASS_THROUGH, softcapped), any('bias')], { commute: true }),
-  none: softcapped,
-});
-
-const masked = oneOf('mask', {
-  add: node(Op.Add, [skip(PASS_THROUGH, biased), any('mask')], { commute: true }),
-  where: node(Op.Where, [any('mask'), skip(PASS_THROUGH, biased), any()]),
-  // masked_fill(mask, fill): the fill, a constant, is the second input (MPT).
-  whereFill: node(Op.Where, [any('mask'), constant(), skip(PASS_THROUGH, biased)]),
-  none: biased,
-});
-
-const softmax = node(Op.Softmax, [skip(PASS_THROUGH, masked)], { capture: 'softmax', check: lastAxis });
-
 /** Where(IsNaN(p), 0, p): the dynamo exporter's guard for fully masked rows. */
 const nanGuardCheck: NodeCheck = refuses('where-not-nan-guard', (n) => (n.inputs[0]?.producer()?.inputs[0] === n.inputs[2] ? undefined : `Where ${n.name} is not a NaN guard of its own input`));
 const zero: ValueCheck = refuses('fill-not-zero', (v, facts) => (facts.constScalar(v) === 0 ? undefined : `${v.name} is not the constant 0`));
 
-const guarded = oneOf('nanGuard', {
-  isNaN: node(Op.Where, [node(Op.IsNaN, [any()]), constant(), skip(PASS_THROUGH, softmax)], { check: nanGuardCheck }),
-  maskedRows: node(Op.Where, [any(), any(undefined, zero), skip(PASS_THROUGH, softmax)]),
-  none: softmax,
-});
+/**
+ * From the scores (rank 4, [B, H, S, T]) to the probabilities that multiply V: scale, softcap,
+ * bias, mask, Softmax, NaN guard, probability scale. Shared with folded-heads.ts, whose scores
+ * come back from [B·H, S, T].
+ */
+export function probabilitiesFrom(scores: Pattern): Pattern {
+  /** CodeGen adds the mask before it scales: (Q·Kᵀ + mask) / √d. */
+  const unscaled = oneOf('maskBeforeScale', {
+    add: node(Op.Add, [skip(PASS_THROUGH, scores), any('mask')], { commute: true }),
+    none: skip(PASS_THROUGH, scores),
+  });
 
-/** FlexAttention's prob_mod, inlined: the probabilities times a constant (never an activation). */
-const probabilities = skip(PASS_THROUGH, scaleOf('probabilityScale', skip(PASS_THROUGH, guarded)));
+  const scaled = scaleOf('scoreScale', unscaled);
 
-export const decomposedPattern = node(Op.MatMul, [probabilities, any('v', activation)], { capture: 'output' });
+  /** softcap · tanh(scores / softcap) (Gemma 2, the ONNX Attention softcap attribute). */
+  const softcapped = oneOf('softcap', {
+    tanh: node(Op.Mul, [node(Op.Tanh, [node(Op.Div, [scaled, any(undefined, shapeDerived)])]), any(undefined, shapeDerived)], { commute: true }),
+    none: scaled,
+  });
+
+  /** A position bias added to the scores before the mask: ALiBi (MPT), T5's relative position bias. */
+  const biased = oneOf('bias', {
+    add: node(Op.Add, [skip(PASS_THROUGH, softcapped), any('bias')], { commute: true }),
+    none: softcapped,
+  });
+
+  const masked = oneOf('mask', {
+    add: node(Op.Add, [skip(PASS_THROUGH, biased), any('mask')], { commute: true }),
+    where: node(Op.Where, [any('mask'), skip(PASS_THROUGH, biased), any()]),
+    // masked_fill(mask, fill): the fill, a constant, is the second input (MPT).
+    whereFill: node(Op.Where, [any('mask'), constant(), skip(PASS_THROUGH, biased)]),
+    none: biased,
+  });
+
+  const softmax = node(Op.Softmax, [skip(PASS_THROUGH, masked)], { capture: 'softmax', check: lastAxis });
+
+  const guarded = oneOf('nanGuard', {
+    isNaN: node(Op.Where, [node(Op.IsNaN, [any()]), constant(), skip(PASS_THROUGH, softmax)], { check: nanGuardCheck }),
+    maskedRows: node(Op.Where, [any(), any(undefined, zero), skip(PASS_THROUGH, softmax)]),
+    none: softmax,
+  });
+
+  /** FlexAttention's prob_mod, inlined: the probabilities times a constant (never an activation). */
+  return skip(PASS_THROUGH, scaleOf('probabilityScale', skip(PASS_THROUGH, guarded)));
+}
+
+export const decomposedPattern = node(Op.MatMul, [probabilitiesFrom(scores), any('v', activation)], { capture: 'output' });
 
 /** Find the values (cache Concat or not) where K or V is quantized: before the repeat. */
 function kvSource(v: Value, facts: ShapeFacts): { value: Value; repeated: boolean; factor?: number; cache: ReturnType<typeof matchCache> } {
@@ -128,39 +136,48 @@ function kvSource(v: Value, facts: ShapeFacts): { value: Value; repeated: boolea
   return { value: r.source, repeated: r.repeated, ...(r.factor !== undefined ? { factor: r.factor } : {}), cache };
 }
 
+/**
+ * The site a match of a pattern whose captures are q, k, v (rank 4) and scores describes: K and
+ * V traced back through the grouped-query repeat to the cache. Shared with folded-heads.ts.
+ * `operandNodes`: captured nodes that only reshape Q, K or V on their way in; other computation
+ * may read their outputs too (it then reads the quantized Q, K or V), so they are not internal.
+ */
+export function siteFromMatch(anchor: Node, r: MatchResult, facts: ShapeFacts, operandNodes: readonly string[] = []): PatternOutcome {
+  if (!r.ok) return failed(r.id, r.reason, r.depth);
+  const b = r.bindings;
+  const tags = Object.fromEntries(b.tags);
+  const q = b.values.get('q')!;
+  const qRank = facts.dims(q)?.length ?? facts.dims(b.values.get('scores'))?.length;
+  if (qRank !== undefined && qRank !== 4) return failed('query-not-rank-4', `Q (${q.name}) has rank ${qRank}; ctc places per-head QDQ on rank-4 [B, H, S, D] attention only`);
+  const keyLayout = tags['keyLayout'] === 'BSHD' ? 'BSHD' : 'BHSD';
+  const k = kvSource(b.values.get('k')!, facts);
+  const v = kvSource(b.values.get('v')!, facts);
+  if (keyLayout === 'BSHD' && (k.repeated || k.cache)) return failed('bshd-key-with-cache-or-repeat', 'a [B, S, H, D] key with a cache or grouped-query repeat is not a form ctc knows');
+  if (k.cache === undefined !== (v.cache === undefined)) return failed('cache-on-one-side', 'only one of K and V has a cache Concat; ctc needs both or neither');
+  const cache = k.cache && v.cache ? { pastKey: k.cache.past.name, presentKey: k.cache.present, pastValue: v.cache.past.name, presentValue: v.cache.present } : null;
+  const kValue = b.values.get('k')!;
+  const factor = k.factor ?? v.factor;
+  return {
+    ok: true,
+    site: {
+      q: edge(q, 'BHSD'),
+      k: edge(k.value, keyLayout),
+      v: edge(v.value, 'BHSD'),
+      cache,
+      variant: { ...tags, cache: cache ? 'concat' : 'none' },
+      internal: [...b.matched].filter((n) => n !== anchor && !operandNodes.some((c) => b.nodes.get(c) === n)),
+      output: anchor.output(0),
+      // After the repeat, K has the query's head count.
+      queryHeadHints: k.repeated ? [edge(kValue, 'BHSD')] : [],
+      ...(factor !== undefined ? { repeatFactor: factor } : {}),
+    },
+  };
+}
+
 export const decomposedAttention: AttentionPattern = {
   name: 'decomposed',
   anchors: [Op.MatMul],
   match(anchor: Node, facts: ShapeFacts): PatternOutcome {
-    const r = matchPattern(decomposedPattern, anchor.output(0), facts);
-    if (!r.ok) return failed(r.id, r.reason);
-    const b = r.bindings;
-    const tags = Object.fromEntries(b.tags);
-    const q = b.values.get('q')!;
-    const qRank = facts.dims(q)?.length ?? facts.dims(b.values.get('scores'))?.length;
-    if (qRank !== undefined && qRank !== 4) return failed('query-not-rank-4', `Q (${q.name}) has rank ${qRank}; ctc places per-head QDQ on rank-4 [B, H, S, D] attention only`);
-    const keyLayout = tags['keyLayout'] === 'BSHD' ? 'BSHD' : 'BHSD';
-    const k = kvSource(b.values.get('k')!, facts);
-    const v = kvSource(b.values.get('v')!, facts);
-    if (keyLayout === 'BSHD' && (k.repeated || k.cache)) return failed('bshd-key-with-cache-or-repeat', 'a [B, S, H, D] key with a cache or grouped-query repeat is not a form ctc knows');
-    if (k.cache === undefined !== (v.cache === undefined)) return failed('cache-on-one-side', 'only one of K and V has a cache Concat; ctc needs both or neither');
-    const cache = k.cache && v.cache ? { pastKey: k.cache.past.name, presentKey: k.cache.present, pastValue: v.cache.past.name, presentValue: v.cache.present } : null;
-    const kValue = b.values.get('k')!;
-    const factor = k.factor ?? v.factor;
-    return {
-      ok: true,
-      site: {
-        q: edge(q, 'BHSD'),
-        k: edge(k.value, keyLayout),
-        v: edge(v.value, 'BHSD'),
-        cache,
-        variant: { ...tags, cache: cache ? 'concat' : 'none' },
-        internal: [...b.matched].filter((n) => n !== anchor),
-        output: anchor.output(0),
-        // After the repeat, K has the query's head count.
-        queryHeadHints: k.repeated ? [edge(kValue, 'BHSD')] : [],
-        ...(factor !== undefined ? { repeatFactor: factor } : {}),
-      },
-    };
+    return siteFromMatch(anchor, matchPattern(decomposedPattern, anchor.output(0), facts), facts);
   },
 };

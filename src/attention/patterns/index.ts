@@ -3,6 +3,7 @@
  */
 import { decomposedAttention } from './decomposed.js';
 import { flexAttention } from './flex-attention.js';
+import { foldedHeadsAttention } from './folded-heads.js';
 import { msAttention } from './ms-attention.js';
 import { msGroupQueryAttention } from './ms-group-query-attention.js';
 import { msMultiHeadAttention } from './ms-multi-head-attention.js';
@@ -11,6 +12,7 @@ import type { AttentionPattern } from './pattern.js';
 
 export const ATTENTION_PATTERNS: readonly AttentionPattern[] = Object.freeze([
   decomposedAttention,
+  foldedHeadsAttention,
   onnxAttention,
   msMultiHeadAttention,
   msGroupQueryAttention,

@@ -14,7 +14,7 @@ export function edge(value: Value, layout: Layout, rank = layout === 'BSE' ? 3 :
   return { value, layout, headAxis: headAxisOf[layout], rank };
 }
 
-export const failed = (id: string, reason: string): PatternOutcome => ({ ok: false, id, reason });
+export const failed = (id: string, reason: string, depth?: number): PatternOutcome => ({ ok: false, id, reason, ...(depth !== undefined ? { depth } : {}) });
 
 /**
  * For fused ops that concatenate the cache themselves: the cache I/O names (past inputs,
