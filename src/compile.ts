@@ -42,7 +42,7 @@ import { checkStatsEdges, edgeKeys, mergeStats, readStats, statsToJson } from '.
 import { attentionClassOf, checkCheckpointOutput, checkpointLayout, checkpointPrefix, checkServableByVllm, readCheckpoint, scaleTensors, writeCheckpoint } from './emit/checkpoint.js';
 import type { InputCheckpoint, WrittenCheckpoint } from './emit/checkpoint.js';
 import { quantizationConfig, sortKeys } from './emit/config.js';
-import { CONFIG_FILE, EXTERNAL_DATA_FILE, MODEL_FILE, RECORD_FILE, REPORT_FILE, SCALES_FILE, outputLayout, writeOutputs } from './emit/output.js';
+import { CONFIG_FILE, EXTERNAL_DATA_FILE, MODEL_FILE, RECORD_FILE, REPORT_FILE, SCALES_FILE, checkInlineSize, outputLayout, writeOutputs } from './emit/output.js';
 import { siteToJson } from './attention/site.js';
 import type { Rejection } from './attention/find-sites.js';
 import type { CompileRecord } from './report/record.js';
@@ -268,6 +268,7 @@ async function compilePlanned(
   // The config states the head_dim each transform was applied with.
   const rules = withResolvedHeadDims(givenRules, planned.rotations);
   const { sites, plans, rejected, rotations } = planned;
+  if (!(opts.externalData ?? false)) checkInlineSize(opts.model, bytes.byteLength, planned.edges);
   if (ckpt !== undefined) for (const w of checkServableByVllm(plans, sites, rules.name)) opts.warn(w);
   if (ckpt !== undefined && rotations.size > 0) {
     throw new UsageError(

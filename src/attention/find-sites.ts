@@ -149,14 +149,24 @@ function usedOutside(d: SiteDraft, anchor: Node): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether reading input `index` of `n` reads no values, following Identity/Cast chains to their
+ * ends on an explicit worklist (a chain may be any length).
+ */
 function readsNoValues(n: Node, index: number): boolean {
-  if (n.is(Op.CastLike) && index === 1) return true;
-  if (n.is(Op.Shape)) return true;
-  if (n.is(Op.Identity) || n.is(Op.Cast)) {
-    const out = n.output(0);
-    return out.uses().every((u) => readsNoValues(u.node, u.index)) && (out.isGraphOutput() || out.uses().length > 0);
+  const work: { node: Node; index: number }[] = [{ node: n, index }];
+  const seen = new Set<Node>();
+  while (work.length > 0) {
+    const u = work.pop()!;
+    if ((u.node.is(Op.CastLike) && u.index === 1) || u.node.is(Op.Shape)) continue;
+    if (!u.node.is(Op.Identity) && !u.node.is(Op.Cast)) return false;
+    if (seen.has(u.node)) continue;
+    seen.add(u.node);
+    const out = u.node.output(0);
+    if (!out.isGraphOutput() && out.uses().length === 0) return false;
+    for (const next of out.uses()) work.push({ node: next.node, index: next.index });
   }
-  return false;
+  return true;
 }
 
 function dimAt(facts: ShapeFacts, e: Edge | undefined, axis: number): number | undefined {

@@ -16,9 +16,10 @@ import { open } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Progress } from '../calibrate/run.js';
-import { EnvironmentError, environmentError } from '../errors.js';
+import { EnvironmentError, UsageError, environmentError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { saveModel, writeFileAtomic } from '../onnx/model-file.js';
+import { PROTOBUF_LIMIT, saveModel, writeFileAtomic } from '../onnx/model-file.js';
+import type { QuantEdge } from '../quant/edges.js';
 import type { WritePlan } from './write-plan.js';
 
 /** How an input's external data file was placed beside the output model. */
@@ -73,6 +74,23 @@ export function outputLayout(model: Model, externalData: boolean): OutputLayout 
     external.push({ source: s.path, location: s.location, outLocation });
   }
   return { files: [...new Set([...taken, EXTERNAL_DATA_FILE, ...external.map((e) => e.outLocation)])], external };
+}
+
+/**
+ * Before calibration: without --external-data the output's model.onnx holds every inline weight
+ * of the input (`inputBytes`, the input file's size) plus the quantization nodes and their
+ * scales; over protobuf's 2 GiB it could not be written, so it is refused now instead of after
+ * hours of calibration. The additions are bounded generously (names of every Q/DQ node and
+ * value, a scale and a zero point per head); saveModel checks the exact size again.
+ */
+export function checkInlineSize(modelPath: string, inputBytes: number, edges: readonly QuantEdge[]): void {
+  let added = 0;
+  for (const e of edges) for (const t of e.tensors) added += 16 * (t.value.name.length + e.scaleName.length + 64) + 8 * e.heads;
+  if (inputBytes + added <= PROTOBUF_LIMIT) return;
+  const gib = (n: number): string => (n / 2 ** 30).toFixed(2);
+  throw new UsageError(
+    `${modelPath}: the output model would be about ${gib(inputBytes + added)} GiB inline (the input's ${gib(inputBytes)} GiB of graph and weights, plus ${edges.length} quantized edge(s)), over protobuf's 2 GiB limit; add --external-data to write the weights to OUTDIR/${EXTERNAL_DATA_FILE} (nothing was calibrated or written)`,
+  );
 }
 
 export interface WriteOptions {

@@ -120,7 +120,9 @@ export class GraphCopier {
       c.graph = v.graph === undefined ? undefined : this.graphs.get(v.graph);
       const uses = v._uses.map((u) => ({ node: this.nodes.get(u.node), index: u.index }));
       if (uses.every((u) => u.node !== undefined) && uses.length === c._uses.length) {
-        c._uses.splice(0, c._uses.length, ...uses.map((u) => ({ node: u.node!, index: u.index })));
+        // Replaced element by element: a value may have 100,000s of uses, too many to spread.
+        c._uses.length = 0;
+        for (const u of uses) c._uses.push({ node: u.node!, index: u.index });
       }
     }
   }

@@ -43,13 +43,20 @@ export class Graph {
   insertAfter(anchor: Node | undefined, nodes: readonly Node[]): void {
     const at = anchor === undefined ? 0 : this.indexOf(anchor) + 1;
     for (const n of nodes) this.adopt(n);
-    this._nodes.splice(at, 0, ...nodes);
+    this.spliceIn(at, nodes);
   }
 
   insertBefore(anchor: Node, nodes: readonly Node[]): void {
     const at = this.indexOf(anchor);
     for (const n of nodes) this.adopt(n);
-    this._nodes.splice(at, 0, ...nodes);
+    this.spliceIn(at, nodes);
+  }
+
+  /** Insert at `at` without spreading `nodes` into arguments (a spread of 100,000s overflows the stack). */
+  private spliceIn(at: number, nodes: readonly Node[]): void {
+    const tail = this._nodes.splice(at);
+    for (const n of nodes) this._nodes.push(n);
+    for (const n of tail) this._nodes.push(n);
   }
 
   /** Remove a node whose outputs are no longer used (nor graph outputs). */
@@ -88,7 +95,8 @@ export class Graph {
     if (order.length !== this._nodes.length) throw new Error('reorder needs every node exactly once');
     const set = new Set(this._nodes);
     for (const n of order) if (!set.delete(n)) throw new Error('reorder got a node not in the graph');
-    this._nodes.splice(0, this._nodes.length, ...order);
+    this._nodes.length = 0;
+    for (const n of order) this._nodes.push(n);
   }
 
   addInitializer(value: Value, tensor: Tensor): Value {

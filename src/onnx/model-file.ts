@@ -54,12 +54,21 @@ export function externalResolver(modelFile: string): ExternalResolver {
   };
 }
 
+/** The largest protobuf message, and so the largest model.onnx: 2 GiB less a byte. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
 /**
  * Read a model file once: its bytes and the model decoded (and verified) from them. Inline
  * tensors are views into those bytes, so keeping both costs nothing more than the model.
  */
 export function readModelFile(path: string): { model: Model; bytes: Uint8Array } {
   requireFile(path);
+  const size = statSync(path).size;
+  if (size > PROTOBUF_LIMIT) {
+    throw new ModelLoadError(
+      `${path}: is ${(size / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit, so it is no ONNX model file (a model that large keeps its weights in external data files beside model.onnx)`,
+    );
+  }
   const bytes = readFileSync(path);
   const model = decodeModel(bytes, { file: path, baseDir: dirname(resolve(path)), resolveExternal: externalResolver(path) });
   verifyModel(model, path);
@@ -99,8 +108,6 @@ export interface SaveResult {
   readonly externalPath?: string;
   readonly bytes: number;
 }
-
-const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
 /**
  * Encode and write a model. A model over the protobuf limit (2 GiB) must move its weights to

@@ -39,6 +39,7 @@ const SAME_SHAPE = new Set([
 export class ShapeFacts {
   private readonly dimsCache = new Map<Value, Dims | undefined>();
   private readonly constCache = new Map<Value, number[] | undefined>();
+  private readonly shapeDerivedCache = new Map<Value, boolean>();
 
   /** The tensor behind a value that is an initializer or a Constant node's output. */
   constTensor(v: Value): Tensor | undefined {
@@ -51,18 +52,25 @@ export class ShapeFacts {
     return undefined;
   }
 
-  /** A constant scalar (or one-element tensor) as a number. */
+  /** A constant scalar (or one-element tensor) as a number, through Identity/Cast/CastLike chains of any length. */
   constScalar(v: Value | undefined): number | undefined {
-    if (v === undefined) return undefined;
-    const t = this.constTensor(v);
-    if (t !== undefined && t.size === 1 && t.storage.kind !== 'strings') return t.toNumbers()[0];
-    const p = v.producer();
-    if (p && (p.is(Op.Identity) || p.is(Op.Cast) || p.is(Op.CastLike)) && p.inputs[0]) return this.constScalar(p.inputs[0]);
-    if (p?.is(Op.Constant)) {
-      const f = p.floatAttr('value_float');
-      if (f !== undefined) return f;
-      const i = p.intAttr('value_int');
-      if (i !== undefined) return i;
+    const seen = new Set<Value>();
+    for (let cur = v; cur !== undefined && !seen.has(cur); ) {
+      seen.add(cur);
+      const t = this.constTensor(cur);
+      if (t !== undefined && t.size === 1 && t.storage.kind !== 'strings') return t.toNumbers()[0];
+      const p = cur.producer();
+      if (p && (p.is(Op.Identity) || p.is(Op.Cast) || p.is(Op.CastLike)) && p.inputs[0]) {
+        cur = p.inputs[0];
+        continue;
+      }
+      if (p?.is(Op.Constant)) {
+        const f = p.floatAttr('value_float');
+        if (f !== undefined) return f;
+        const i = p.intAttr('value_int');
+        if (i !== undefined) return i;
+      }
+      return undefined;
     }
     return undefined;
   }
@@ -71,10 +79,19 @@ export class ShapeFacts {
   constInts(v: Value | undefined): number[] | undefined {
     if (v === undefined) return undefined;
     if (this.constCache.has(v)) return this.constCache.get(v);
-    this.constCache.set(v, undefined); // guards against cycles
-    const r = this.computeConstInts(v);
-    this.constCache.set(v, r);
-    return r;
+    // Folded operands first, as for dims() below: a chain of any length costs no stack depth.
+    const operands = (x: Value): readonly (Value | undefined)[] => {
+      if (this.constTensor(x) !== undefined) return [];
+      const p = x.producer();
+      if (p === undefined) return [];
+      if (p.is(Op.Concat)) return p.inputs;
+      return p.is(Op.Identity) || p.is(Op.Cast) || p.is(Op.Unsqueeze) || p.is(Op.Squeeze) ? [p.inputs[0]] : [];
+    };
+    for (const a of ancestorsFirst(v, operands, (x) => this.constCache.has(x))) {
+      this.constCache.set(a, undefined); // guards against cycles
+      this.constCache.set(a, this.computeConstInts(a));
+    }
+    return this.constCache.get(v);
   }
 
   private computeConstInts(v: Value): number[] | undefined {
@@ -115,17 +132,32 @@ export class ShapeFacts {
 
   /**
    * Whether a value is computed from constants and tensor shapes only (never from tensor
-   * contents), like the 1/sqrt(head_size) scale that exporters build from Shape.
+   * contents), like the 1/sqrt(head_size) scale that exporters build from Shape. Decided over
+   * all its ancestors, operands first (a chain of any length costs no stack depth), and
+   * memoized, so that asking about every operand of a graph costs one pass over it.
    */
-  isShapeDerived(v: Value | undefined, depth = 12): boolean {
-    if (v === undefined || depth < 0) return false;
-    if (this.constTensor(v) !== undefined) return true;
-    const p = v.producer();
-    if (p === undefined) return false;
-    if (p.is(Op.Shape)) return true;
-    if (p.is(Op.CastLike)) return this.isShapeDerived(p.inputs[0], depth - 1);
-    if (p.is(Op.Constant)) return true;
-    return p.inputs.length > 0 && p.inputs.every((x) => x === undefined || this.isShapeDerived(x, depth - 1));
+  isShapeDerived(v: Value | undefined): boolean {
+    if (v === undefined) return false;
+    const cached = this.shapeDerivedCache.get(v);
+    if (cached !== undefined) return cached;
+    const operands = (x: Value): readonly (Value | undefined)[] => {
+      const p = x.producer();
+      if (this.constTensor(x) !== undefined || p === undefined || p.is(Op.Shape) || p.is(Op.Constant)) return [];
+      return p.is(Op.CastLike) ? [p.inputs[0]] : p.inputs;
+    };
+    const derived = (x: Value | undefined): boolean => x !== undefined && this.shapeDerivedCache.get(x) === true;
+    for (const a of ancestorsFirst(v, operands, (x) => this.shapeDerivedCache.has(x))) {
+      this.shapeDerivedCache.set(a, false); // guards against cycles
+      const p = a.producer();
+      let r: boolean;
+      if (this.constTensor(a) !== undefined) r = true;
+      else if (p === undefined) r = false;
+      else if (p.is(Op.Shape) || p.is(Op.Constant)) r = true;
+      else if (p.is(Op.CastLike)) r = derived(p.inputs[0]);
+      else r = p.inputs.length > 0 && p.inputs.every((x) => x === undefined || derived(x));
+      this.shapeDerivedCache.set(a, r);
+    }
+    return this.shapeDerivedCache.get(v)!;
   }
 
   /** A shape vector entry by entry, where some entries are dimensions of another value. */
@@ -182,33 +214,12 @@ export class ShapeFacts {
     // The dims of a value come from its producer's inputs, and theirs from further up: computed
     // ancestors first, from an explicit stack, the recursion in computeDims only ever finds
     // them cached, so a chain of any length costs no stack depth.
-    for (const a of this.uncachedAncestorsFirst(v)) {
+    const operands = (x: Value): readonly (Value | undefined)[] => (this.constTensor(x) !== undefined ? [] : (x.producer()?.inputs ?? []));
+    for (const a of ancestorsFirst(v, operands, (x) => this.dimsCache.has(x))) {
       this.dimsCache.set(a, undefined); // guards against cycles
       this.dimsCache.set(a, this.computeDims(a));
     }
     return this.dimsCache.get(v);
-  }
-
-  /** `v` and the values above it whose dims are not cached yet, each after its producer's inputs. */
-  private uncachedAncestorsFirst(v: Value): Value[] {
-    const order: Value[] = [];
-    const seen = new Set<Value>();
-    const stack: { value: Value; inputsDone: boolean }[] = [{ value: v, inputsDone: false }];
-    while (stack.length > 0) {
-      const top = stack.pop()!;
-      if (top.inputsDone) {
-        order.push(top.value);
-        continue;
-      }
-      if (seen.has(top.value)) continue;
-      seen.add(top.value);
-      stack.push({ value: top.value, inputsDone: true });
-      if (this.constTensor(top.value) !== undefined) continue;
-      for (const x of top.value.producer()?.inputs ?? []) {
-        if (x !== undefined && !seen.has(x) && !this.dimsCache.has(x)) stack.push({ value: x, inputsDone: false });
-      }
-    }
-    return order;
   }
 
   private computeDims(v: Value): Dims | undefined {
@@ -349,6 +360,30 @@ export class ShapeFacts {
     }
     return out;
   }
+}
+
+/**
+ * `v` and the values above it (through `operands`) not `known` yet, each after its operands:
+ * a depth-first walk on an explicit stack, so the depth of the graph costs no stack frames.
+ */
+function ancestorsFirst(v: Value, operands: (x: Value) => readonly (Value | undefined)[], known: (x: Value) => boolean): Value[] {
+  const order: Value[] = [];
+  const seen = new Set<Value>();
+  const stack: { value: Value; operandsDone: boolean }[] = [{ value: v, operandsDone: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (top.operandsDone) {
+      order.push(top.value);
+      continue;
+    }
+    if (seen.has(top.value)) continue;
+    seen.add(top.value);
+    stack.push({ value: top.value, operandsDone: true });
+    for (const x of operands(top.value)) {
+      if (x !== undefined && !seen.has(x) && !known(x)) stack.push({ value: x, operandsDone: false });
+    }
+  }
+  return order;
 }
 
 /** A product of dims as coefficient times symbols; undefined if a dim is unknown. */

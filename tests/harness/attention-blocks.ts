@@ -12,6 +12,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
+import { sortGraph } from '../../src/ir/topo.js';
 
 export type KeyLayout = 'BHSD' | 'BSHD' | 'BHSD3d';
 export type ScaleAt = 'scores-mul' | 'scores-div' | 'q-mul' | 'split' | 'none';
@@ -252,5 +253,31 @@ export function deepChainModel(length: number): AttentionGraph {
   for (let i = 0; i < length; i++) h = g.noise(h, [0, 1, 3][i % 3]!);
   const spec: BlockSpec = { heads: 2, ratio: 1, headDim: 4, layout: 'BHSD', scale: 'scores-mul', mask: 'none', cache: false, castAfterSoftmax: false, nanGuard: false, softmaxAxis: -1, projection: 'separate', mutation: 'none' };
   g.b.output(g.block(h, spec, 0), 'y');
+  return g;
+}
+
+/**
+ * The deep chain above, plus three long side chains of `side` nodes each, for the walks that
+ * follow producers or consumers: the scores' scale constant reaches its Mul through alternating
+ * Identity and float Cast nodes (constant folding of a scalar), the query's head Reshape gets
+ * its shape vector through Identity nodes (constant folding of a shape), and the softmax
+ * probabilities leave the graph through an Identity chain (a use that reads no values).
+ */
+export function deepWalksModel(chain: number, side: number): AttentionGraph {
+  const g = deepChainModel(chain);
+  const b = g.b;
+  const nodes = g.model.graph.nodes;
+  const through = (v: Value, n: number, cast: boolean): Value => {
+    let h = v;
+    for (let i = 0; i < n; i++) h = cast && i % 2 === 1 ? b.op(Op.Cast, [h], [intAttr('to', DataType.FLOAT)]) : b.op(Op.Identity, [h]);
+    return h;
+  };
+  const scaleMul = nodes.find((n) => n.is(Op.Mul) && n.inputs[1]?.name === 'c0')!;
+  scaleMul.replaceInput(1, through(scaleMul.inputs[1]!, side, true));
+  const qReshape = nodes.find((n) => n.is(Op.Reshape) && n.inputs[1]?.name.startsWith('shape_0'))!;
+  qReshape.replaceInput(1, through(qReshape.inputs[1]!, side, false));
+  const softmax = nodes.find((n) => n.is(Op.Softmax))!;
+  b.output(through(softmax.output(0), side, false), 'probs');
+  sortGraph(g.model.graph);
   return g;
 }

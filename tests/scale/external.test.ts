@@ -4,7 +4,7 @@
  * (copied beside it, unchanged) and adds only the scales; a model over protobuf's 2 GiB limit
  * is refused with a message, or written with --external-data.
  */
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,9 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
+import { deepChainModel } from '../harness/attention-blocks.js';
 import { ctc } from '../harness/cli.js';
+import { bytesOf } from '../harness/rewrite.js';
 import { corpusModel } from '../harness/paths.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-ext-'));
@@ -117,6 +119,50 @@ describe('the protobuf limit', () => {
     b.output(b.op(Op.Identity, [x]), 'y');
     const f = join(tmp(), 'big.onnx');
     expect(() => saveModel(m, f)).toThrow(/big\.onnx: the model would be 2\.25 GiB, over protobuf's 2 GiB limit; write its weights to external data \(--external-data\)/);
+  });
+  it('compile refuses up front, before calibrating, a model whose output would pass 2 GiB inline', () => {
+    // A legal input just under the limit: a small attention model, then a second `graph` field
+    // (protobuf merges it into the first) holding one unused UINT8 initializer whose raw_data
+    // runs to 2 GiB less 100 bytes. Its zeros are a hole in a sparse file: no disk is written.
+    const d = tmp();
+    const f = join(d, 'model.onnx');
+    const small = bytesOf(deepChainModel(3).model);
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
+      return [...out, n];
+    };
+    const total = 2 ** 31 - 1 - 100;
+    // raw_data's length: the file is small + graph tag/len + tensor tag/len + name/dims/type + raw tag/len + raw.
+    const head = (raw: number): number[] => {
+      const tensorFields = [0x42, 3, 0x70, 0x61, 0x64, 0x08, ...varint(raw), 0x10, 2, 0x4a, ...varint(raw)]; // name "pad", dims [raw], data_type UINT8, raw_data tag+len
+      const tensorLen = tensorFields.length + raw;
+      const graphFields = [0x2a, ...varint(tensorLen), ...tensorFields];
+      return [0x3a, ...varint(graphFields.length + raw), ...graphFields];
+    };
+    let raw = total - small.length - head(total).length;
+    while (small.length + head(raw).length + raw !== total) raw += total - (small.length + head(raw).length + raw);
+    const fd = openSync(f, 'w');
+    writeSync(fd, small);
+    writeSync(fd, Uint8Array.from(head(raw)));
+    ftruncateSync(fd, total);
+    closeSync(fd);
+    expect(statSync(f).size).toBe(total);
+    const r = ctc('compile', f, '--rules', 'fp8-head', '--calib-random', '1', '-o', join(d, 'out'));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/model\.onnx: the output model would be about 2\.00 GiB inline .* over protobuf's 2 GiB limit; add --external-data/);
+    // The warning that calibration on random inputs starts never came, and nothing was written.
+    expect(r.stderr).not.toMatch(/calibrating on/);
+    expect(existsSync(join(d, 'out'))).toBe(false);
+  }, 120_000);
+  it('a model file over 2 GiB is refused as no ONNX model (exit 1), not an internal error', () => {
+    const d = tmp();
+    const f = join(d, 'model.onnx');
+    writeFileSync(f, bytesOf(deepChainModel(3).model));
+    truncateSync(f, 2 ** 31 + 2 ** 20);
+    const r = ctc('inspect', f);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/model\.onnx: is 2\.00 GiB, over protobuf's 2 GiB limit, so it is no ONNX model file/);
   });
   it('--external-data writes the weights beside the model, and the outputs are the same', () => {
     const d = tmp();
