@@ -2,6 +2,8 @@
  * Typed errors. A CtcError is the user's to fix (bad input, bad flags): the CLI prints its
  * message and exits with 1. Anything else is an internal failure (exit 2).
  */
+import { readFileSync } from 'node:fs';
+
 export class CtcError extends Error {
   constructor(message: string) {
     super(message);
@@ -45,6 +47,17 @@ const ENVIRONMENT_FIXES: Readonly<Record<string, string>> = {
   EIO: 'the disk reported an I/O error; check the disk',
 };
 
+const READ_ACCESS_FIX = 'permission denied; make it readable to you (chmod a+r, or ask its owner) or run ctc as a user who may read it';
+
+/** Read a whole file; a refusal of the machine (permission, I/O) is an EnvironmentError naming it. */
+export function readFileChecked(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw environmentError(e, path, 'read');
+  }
+}
+
 /**
  * An error from the file system, while `doing` something to `path`, as the CtcError that says
  * what to do about it; anything that is not an environment error is returned unchanged.
@@ -52,7 +65,8 @@ const ENVIRONMENT_FIXES: Readonly<Record<string, string>> = {
 export function environmentError(e: unknown, path: string, doing: string): unknown {
   if (e instanceof CtcError) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const fix = code === undefined ? undefined : ENVIRONMENT_FIXES[code];
+  // Reading needs another fix than writing when permission is refused.
+  const fix = code === undefined ? undefined : code === 'EACCES' && doing.startsWith('read') ? READ_ACCESS_FIX : ENVIRONMENT_FIXES[code];
   return fix === undefined ? e : new EnvironmentError(`${path}: cannot ${doing} (${code}): ${fix}`);
 }
 

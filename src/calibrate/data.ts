@@ -4,9 +4,9 @@
  * `--data` folders, selected by number (`0-7`, `3`, `0-3,8`), and checked against the graph's
  * inputs before anything runs. Random inputs can be drawn from the declared types and shapes.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CalibrationError, UsageError } from '../errors.js';
+import { CalibrationError, UsageError, readFileChecked } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { Tensor } from '../ir/tensor.js';
 import { shapeOf } from '../ir/types.js';
@@ -205,6 +205,6 @@ export function testDataSets(model: Model, dirs: readonly string[]): DataSet[] {
     dir,
     number: setNumber(dir),
     files: inputFiles(dir),
-    load: () => checkInputs(model, dir, inputFiles(dir).map((f) => decodeTensorFile(readFileSync(f), f))),
+    load: () => checkInputs(model, dir, inputFiles(dir).map((f) => decodeTensorFile(readFileChecked(f), f))),
   }));
 }

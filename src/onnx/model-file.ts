@@ -3,9 +3,9 @@
  * folder, not ONNX, external data that is missing, short, or outside the model's folder), and
  * atomic writing (temporary name, then rename: a failure never leaves a partial file).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
-import { ModelLoadError, UsageError, environmentError } from '../errors.js';
+import { ModelLoadError, UsageError, environmentError, readFileChecked } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { verifyModel } from '../ir/verify.js';
 import { decodeModel, encodeModel } from './serde.js';
@@ -69,7 +69,7 @@ export function readModelFile(path: string): { model: Model; bytes: Uint8Array }
       `${path}: is ${(size / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit, so it is no ONNX model file (a model that large keeps its weights in external data files beside model.onnx)`,
     );
   }
-  const bytes = readFileSync(path);
+  const bytes = readFileChecked(path);
   const model = decodeModel(bytes, { file: path, baseDir: dirname(resolve(path)), resolveExternal: externalResolver(path) });
   verifyModel(model, path);
   return { model, bytes };

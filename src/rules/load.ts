@@ -1,9 +1,9 @@
 /**
  * Rule sets by name (the built-in files in rules/) or from a user's file (JSON or YAML).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { RuleError } from '../errors.js';
+import { RuleError, readFileChecked } from '../errors.js';
 import { parseRuleSet } from './schema.js';
 import type { RuleSet } from './schema.js';
 import { parseRecipeYaml } from './yaml.js';
@@ -41,12 +41,13 @@ export function loadRuleSet(nameOrFile: string): RuleSet {
   }
   const name = isBuiltin ? nameOrFile : basename(file).replace(/\.(json|ya?ml)$/, '');
   if (/\.ya?ml$/.test(file)) {
-    const recipe = parseRecipeYaml(readFileSync(file, 'utf8'), file);
+    const recipe = parseRecipeYaml(readFileChecked(file).toString('utf8'), file);
     return parseRuleSet(recipe.json, name, file, recipe.locate);
   }
+  const text = readFileChecked(file).toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new RuleError(`${file}: not valid JSON (${(e as Error).message})`);
   }

@@ -3,9 +3,9 @@
  * overlap. Every case checks the user's input files byte for byte afterwards, and every output
  * weight against the input's, read back independently through the model loader.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -306,6 +306,67 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     } finally {
       execFileSync('umount', [disk]);
     }
+  });
+
+  it('a read-only file system: the output folder and --save-stats refused up front (EROFS)', () => {
+    const d = tmp();
+    const disk = join(d, 'ro');
+    mkdirSync(disk);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', disk]);
+    try {
+      const r = run('-o', join(disk, 'out'));
+      refused(r, `${join(disk, '.out.ctc-staging')}: cannot create the staging folder (EROFS): the file system is read-only; choose a folder on a writable disk`);
+      expect(r.stderr).not.toMatch(/calibrating/);
+      refused(run('-o', join(d, 'o'), '--save-stats', join(disk, 's.json')), `${disk}: cannot create files in (EROFS): the file system is read-only`);
+      expect(readdirSync(disk)).toEqual([]);
+      expect(existsSync(join(d, 'o'))).toBe(false);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
+
+  it('permission denied, for reading and for writing (as an unprivileged user: root is never denied)', () => {
+    // Root passes every permission check, so when the tests run as root, ctc runs as nobody
+    // (uid 65534) through setpriv; otherwise as the user running the tests.
+    const asUser = (...args: string[]): ReturnType<typeof ctc> => {
+      const argv = [CLI, ...args];
+      const r = process.getuid?.() === 0
+        ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
+        : spawnSync(process.execPath, argv, { encoding: 'utf8' });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
+    const d = tmp();
+    chmodSync(d, 0o755);
+    const locked = join(d, 'locked');
+    mkdirSync(locked, { mode: 0o555 });
+    chmodSync(locked, 0o555);
+    const free = join(d, 'free');
+    mkdirSync(free, { mode: 0o777 });
+    chmodSync(free, 0o777);
+    const base = ['compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q'];
+    const denied = (r: ReturnType<typeof ctc>, message: string): void => {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(message);
+    };
+    denied(asUser(...base, '-o', join(locked, 'out')), `${join(locked, '.out.ctc-staging')}: cannot create the staging folder (EACCES): permission denied; choose a folder you may write to`);
+    denied(asUser(...base, '-o', join(free, 'o1'), '--save-stats', join(locked, 's.json')), `${locked}: cannot create files in (EACCES): permission denied`);
+    // Inputs ctc may not read: the model, a rule file, a calibration input.
+    const model = join(d, 'model.onnx');
+    cpSync(GPT2, model);
+    chmodSync(model, 0o000);
+    denied(asUser('inspect', model), `${model}: cannot read (EACCES): permission denied; make it readable to you (chmod a+r, or ask its owner)`);
+    const rules = join(d, 'r.json');
+    cpSync(join(ROOT, 'rules', 'fp8-head.json'), rules);
+    chmodSync(rules, 0o000);
+    denied(asUser('compile', GPT2, '--rules', rules, '--calib-sets', '0', '-o', join(free, 'o2')), `${rules}: cannot read (EACCES)`);
+    const data = join(d, 'data', 'test_data_set_0');
+    cpSync(join(GPT2, '..', 'test_data_set_0'), data, { recursive: true });
+    chmodSync(join(d, 'data'), 0o755);
+    chmodSync(data, 0o755);
+    chmodSync(join(data, 'input_0.pb'), 0o000);
+    denied(asUser('compile', GPT2, '--rules', 'fp8-head', '--calib', join(d, 'data'), '-o', join(free, 'o3')), `${join(data, 'input_0.pb')}: cannot read (EACCES)`);
+    expect(readdirSync(locked)).toEqual([]);
+    expect(readdirSync(free)).toEqual([]);
   });
 
   it('empty paths and options given twice', () => {
