@@ -3,7 +3,9 @@
  * layers: time per node (it should stay flat as the graph grows) and the time for 32 layers
  * (target: under 50 ms); then on every model of the export zoo (corpus/zoo.tar.xz, unpacked
  * into .cache/zoo when missing): nodes vs match time, and the least-squares fit of time on
- * nodes (linear: time per node flat across families and exporters).
+ * nodes (linear: time per node flat across families and exporters). Last, `re:` targets:
+ * patterns that take a backtracking engine exponential time, matched over the 80 sites of an
+ * 80-layer model beside a plain pattern (target: well under a second; RE2 is linear).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -14,6 +16,10 @@ import { findSites } from '../src/attention/find-sites.js';
 import type { Model } from '../src/ir/model.js';
 import { loadModel } from '../src/onnx/model-file.js';
 import { generateLlama } from '../corpus/generators/llama.js';
+import { loadRuleSet } from '../src/rules/load.js';
+import { planSites } from '../src/rules/targets.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 /** The best of `runs` timings of findSites on `model` (after one warm-up), in ms. */
 function bestMatchMs(model: Model, runs: number): { ms: number; sites: number } {
@@ -85,3 +91,27 @@ console.log(
     `median ${pct(0.5)} µs, 10th–90th percentile ${pct(0.1)}–${pct(0.9)} µs, largest ${perNode[n - 1]!.toFixed(2)} µs ` +
     `(${(perNode[n - 1]! / perNode[n >> 1]!).toFixed(1)}× the median)`,
 );
+
+// re: targets in linear time: the pathological patterns of issue 9 beside a plain one.
+{
+  const { model } = generateLlama({ ...shape, layers: 80 }, { form: 'decomposed', weights: 'inline' });
+  const sites = findSites(model, ATTENTION_PATTERNS).sites;
+  const ruleFile = (targets: string[], ignore: string[]): string => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ctc-bench-re-')), 'r.json');
+    writeFileSync(f, JSON.stringify({ config_groups: { attention: { targets, input_activations: { num_bits: 8, type: 'float', strategy: 'attn_head' } } }, ignore }));
+    return f;
+  };
+  const bestPlanMs = (file: string): number => {
+    const set = loadRuleSet(file);
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      if (planSites(set, sites).length !== sites.length) throw new Error('every site should match');
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  const plain = bestPlanMs(ruleFile(['re:.*self_attn$'], []));
+  const evil = bestPlanMs(ruleFile(['re:(.+)+z$', 're:(.+)+self_attn$'], ['re:(x+x+)+y', 're:(.*a){12}$']));
+  console.log(`\nre: targets over ${sites.length} sites: re:.*self_attn$ ${plain.toFixed(2)} ms; re:(.+)+z$ and three more exponential-for-backtracking patterns ${evil.toFixed(2)} ms (${(evil / plain).toFixed(1)}×; target < 1000 ms)`);
+}

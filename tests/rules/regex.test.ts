@@ -2,12 +2,12 @@
  * `re:` targets run in linear time with compressed-tensors' re.match semantics (anchored at the
  * start of the name, not at its end). The catastrophic pattern `(.+)+z$`, which a backtracking
  * engine needs about 2^n steps for on a name of n characters (minutes for one 30-character
- * site name), finishes over an 80-layer model well inside a second.
+ * site name), gives compressed-tensors' answers over an 80-layer model; `npm run bench:match`
+ * times it (well inside a second).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { generateLlama } from '../../corpus/generators/llama.js';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
@@ -59,19 +59,17 @@ describe('re.match semantics', () => {
   });
 });
 
-describe('linear time', () => {
+describe('patterns a backtracking engine takes exponential time on', () => {
+  // How long they take is measured by `npm run bench:match` (target: well under a second over
+  // 80 layers); here, that they give compressed-tensors' answers (narrow re.match semantics).
   const { model } = generateLlama({ hidden: 16, heads: 2, kvHeads: 1, intermediate: 16, vocab: 16, layers: 80 }, { form: 'decomposed', weights: 'inline' });
   const sites = findSites(model, ATTENTION_PATTERNS).sites;
 
-  it('re:(.+)+z$ over the 80 sites of an 80-layer model (and their parents and projections) takes well under a second', () => {
+  it('re:(.+)+self_attn$ takes every one of 80 sites (not their parents or projections); re:(.+)+z$ and the ignores take none', () => {
     expect(sites.length).toBe(80);
     const set = loadRuleSet(rules(['re:(.+)+z$', 're:(.+)+self_attn$'], ['re:(x+x+)+y', 're:(.*a){12}$']));
-    const t0 = performance.now();
     const plans = planSites(set, sites);
-    const ms = performance.now() - t0;
-    // (.+)+self_attn$ matches every site narrowly: not its parent, not its projections
     expect(plans.map((p) => p.site.name)).toEqual(sites.map((s) => s.name));
-    // A backtracking engine needs minutes here; a linear one milliseconds. 1 s leaves room for a busy machine.
-    expect(ms).toBeLessThan(1000);
+    expect(planSites(loadRuleSet(rules(['re:(.+)+z$'])), sites)).toEqual([]);
   });
 });
