@@ -46,6 +46,15 @@ describe('--cache-io quantized', () => {
       expect(new Set(ct.values).size).toBe(6);
       expect(init(t.quantization.zeroPoint)).toEqual([0, 0, 0, 0, 0, 0]);
     }
+    // The text form says the same: one row per tensor with its type, shape and scale, and the start.
+    const text = ctc('inspect', join(out, 'model.onnx'));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/KV cache interface: quantized I\/O \(16 tensors; present is fed back as past unchanged/);
+    for (const t of cache.tensors) {
+      const row = new RegExp(`^${t.name.replace(/\./g, '\\.')}\\s+${t.direction}\\s+int4\\s+\\[batch, 6, ${t.direction === 'input' ? 'past_seq' : 'total_seq'}, 32\\]\\s+${t.quantization.scale.replace(/\./g, '\\.')} \\(zero point ${t.quantization.zeroPoint.replace(/\./g, '\\.')}, axis 1\\)$`, 'm');
+      expect(text.stdout).toMatch(row);
+    }
+    expect(text.stdout).toMatch(/^Empty cache: feed every past input with past length 0: shape \[batch, kv_heads, 0, head_dim\]/m);
   });
 
   it('int4-kv-r3 on the Llama: the rotated quantized keys are the interface, and inspect --json says which tensors hold K·H', () => {
