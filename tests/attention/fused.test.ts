@@ -18,6 +18,7 @@ import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { Op } from '../../src/onnx/ops.js';
 import { loadRuleSet } from '../../src/rules/load.js';
+import { contribAttentionModel } from '../harness/fused-op.js';
 import { NODE_TESTS } from '../harness/paths.js';
 import { applyRules, run } from '../harness/rewrite.js';
 import { readTensors, testDataSets } from '../harness/test-data.js';
@@ -72,46 +73,10 @@ describe('the ONNX Attention op with past_key/past_value (cache inside the op)',
   }
 });
 
-/** x [1, S, E] -> projections -> a com.microsoft fused op with a cache. */
-function contribModel(op: 'mha' | 'gqa'): { model: Model; inputs: Map<string, Tensor> } {
-  const H = 4;
-  const Hkv = op === 'gqa' ? 2 : 4;
-  const D = 8;
-  const S = 3;
-  const P = 2;
-  const m = emptyModel({ '': 17, 'com.microsoft': 1 });
-  const b = new GraphBuilder(m);
-  const x = b.input('x', DataType.FLOAT, [1, S, H * D]);
-  const w = (name: string, cols: number): ReturnType<GraphBuilder['constF32']> =>
-    b.constF32(name, [H * D, cols], Array.from({ length: H * D * cols }, (_, i) => Math.sin(i * 0.7 + name.length) * 0.2));
-  const q = b.op(Op.MatMul, [x, w('wq', H * D)]);
-  const k = b.op(Op.MatMul, [x, w('wkk', Hkv * D)]);
-  const v = b.op(Op.MatMul, [x, w('wvvv', Hkv * D)]);
-  const pastK = b.input('past_key', DataType.FLOAT, [1, Hkv, P, D]);
-  const pastV = b.input('past_value', DataType.FLOAT, [1, Hkv, P, D]);
-  const inputs = new Map<string, Tensor>([
-    ['x', Tensor.fromFloat32('x', DataType.FLOAT, [1, S, H * D], Array.from({ length: S * H * D }, (_, i) => Math.cos(i * 0.3)))],
-    ['past_key', Tensor.fromFloat32('past_key', DataType.FLOAT, [1, Hkv, P, D], Array.from({ length: Hkv * P * D }, (_, i) => Math.sin(i * 0.5)))],
-    ['past_value', Tensor.fromFloat32('past_value', DataType.FLOAT, [1, Hkv, P, D], Array.from({ length: Hkv * P * D }, (_, i) => Math.cos(i * 0.9)))],
-  ]);
-  let node;
-  if (op === 'mha') {
-    node = b.node(Op.MsMultiHeadAttention, [q, k, v, undefined, undefined, undefined, pastK, pastV], [intAttr('num_heads', H)], { outputs: 3, name: 'mha' });
-  } else {
-    const seqlens = b.initializer('seqlens_k', new Tensor('seqlens_k', DataType.INT32, [1], { kind: 'raw', bytes: new Uint8Array(Int32Array.of(P + S - 1).buffer) }));
-    const total = b.initializer('total_len', new Tensor('total_len', DataType.INT32, [], { kind: 'raw', bytes: new Uint8Array(Int32Array.of(P + S).buffer) }));
-    node = b.node(Op.MsGroupQueryAttention, [q, k, v, pastK, pastV, seqlens, total], [intAttr('num_heads', H), intAttr('kv_num_heads', Hkv)], { outputs: 3, name: 'gqa' });
-  }
-  b.output(node.output(0), 'y');
-  b.output(node.output(1), 'present_key');
-  b.output(node.output(2), 'present_value');
-  return { model: m, inputs };
-}
-
 describe('com.microsoft fused attention', () => {
   for (const op of ['mha', 'gqa'] as const) {
     it(`${op === 'mha' ? 'MultiHeadAttention' : 'GroupQueryAttention'}: a site with heads from attributes, packed Q/K/V, cache inside; the rewrite runs`, async () => {
-      const { model, inputs } = contribModel(op);
+      const { model, inputs } = contribAttentionModel(op);
       const { sites } = findSites(model, ATTENTION_PATTERNS);
       expect(sites.length).toBe(1);
       const s = sites[0]!;

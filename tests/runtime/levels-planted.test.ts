@@ -6,7 +6,10 @@
  *   - the ONNX Attention op with its cache inside, 4-D and packed 3-D [B, S, H·D], with and
  *     without grouped-query heads (ONNX backend test models);
  *   - planted decomposed blocks: K in BHSD, BSHD and 3-D layouts, Q/K/V from one projection cut
- *     by Split or Slice, a single kv head (whose per-head scale is one element), caches.
+ *     by Split or Slice, a single kv head (whose per-head scale is one element), caches;
+ *   - com.microsoft MultiHeadAttention and GroupQueryAttention (packed [B, S, H·D] Q/K/V, the
+ *     BHSD cache inside the op; GroupQueryAttention with 2 query heads per kv head), which
+ *     onnxruntime's CPU provider runs.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +23,7 @@ import { builtinRuleNames, loadRuleSet } from '../../src/rules/load.js';
 import { buildAttentionGraph } from '../harness/attention-blocks.js';
 import type { BlockSpec } from '../harness/attention-blocks.js';
 import { FLIP_FRACTION, gridSteps, levelChecks, runAtLevels } from '../harness/levels.js';
+import { contribAttentionModel } from '../harness/fused-op.js';
 import { NODE_TESTS } from '../harness/paths.js';
 import { applyRules, bytesOf } from '../harness/rewrite.js';
 import { readTensors, testDataSets } from '../harness/test-data.js';
@@ -61,6 +65,12 @@ const planted = (name: string, specs: BlockSpec[]): Case => ({
   feeds: (m) => Object.fromEntries([...randomSets(m, 1, new Map())[0]!.load()].map(([k, t]) => [k, toOrtTensor(t)])),
 });
 
+const contrib = (op: 'mha' | 'gqa'): Case => ({
+  name: `com.microsoft ${op === 'mha' ? 'MultiHeadAttention' : 'GroupQueryAttention'}, cache inside`,
+  model: () => contribAttentionModel(op).model,
+  feeds: () => Object.fromEntries([...contribAttentionModel(op).inputs].map(([k, t]) => [k, toOrtTensor(t)])),
+});
+
 const CASES: Case[] = [
   backend('test_attention_4d_with_past_and_present'),
   backend('test_attention_4d_gqa_with_past_and_present'),
@@ -68,6 +78,8 @@ const CASES: Case[] = [
   backend('test_attention_3d_with_past_and_present'),
   planted('BHSD cache, GQA 2:1, fused QKV cut by Split; BSHD without cache', [block({ projection: 'split' }), block({ layout: 'BSHD', ratio: 1, heads: 2, cache: false })]),
   planted('3-D keys, Slice projection; one kv head (MQA 4:1)', [block({ layout: 'BHSD3d', projection: 'slice', cache: false }), block({ heads: 4, ratio: 4, scale: 'scores-div', mask: 'add' })]),
+  contrib('mha'),
+  contrib('gqa'),
 ];
 
 /** Scales that fit values of magnitude ~3, different for each head and role. */
