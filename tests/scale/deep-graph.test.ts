@@ -10,6 +10,10 @@
  * verify, write). Calibrating the same graph in onnxruntime works too but costs minutes of
  * onnxruntime's session creation on 2 cores (measured: 2 min 25 s wall, 37 s CPU), too long
  * for the test suite.
+ *
+ * Subgraphs nested deeper than protobuf's usual limit (100 messages, as in the reference
+ * implementations) are refused by the decoder as no ONNX model (exit 1), so every walk over
+ * nested subgraphs (verify, sort, names, encode) sees at most that depth.
  */
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,4 +72,26 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
     expect(written.graph.nodes.filter((n) => n.is(Op.QuantizeLinear)).length).toBe(3);
     expect(written.graph.nodes.filter((n) => n.is(Op.DequantizeLinear)).length).toBe(3);
   }, 300_000);
+
+  it('subgraphs nested 3,000 deep are refused as no ONNX model (exit 1), not a stack overflow', () => {
+    // ModelProto { ir_version 8, graph: If.then_branch { If.then_branch { ... } }, opset 17 }, written by hand.
+    const varint = (n: number): Buffer => {
+      const out: number[] = [];
+      for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
+      return Buffer.from([...out, n]);
+    };
+    const field = (no: number, payload: Buffer): Buffer => Buffer.concat([varint((no << 3) | 2), varint(payload.length), payload]);
+    const text = (t: string): Buffer => Buffer.from(t);
+    let graph = field(2, text('leaf'));
+    for (let d = 0; d < 3000; d++) {
+      const attr = Buffer.concat([field(1, text('then_branch')), varint(20 << 3), varint(5), field(6, graph)]);
+      const node = Buffer.concat([field(1, text('c')), field(2, text(`o${d}`)), field(4, text('If')), field(5, attr)]);
+      graph = Buffer.concat([field(1, node), field(2, text(`g${d}`))]);
+    }
+    const file = join(dir, 'nested.onnx');
+    writeFileSync(file, Buffer.concat([varint(1 << 3), varint(8), field(7, graph), field(8, Buffer.concat([field(1, Buffer.alloc(0)), varint(2 << 3), varint(17)]))]));
+    const r = ctc('inspect', file);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/nested\.onnx: not an ONNX model \(the protobuf does not parse: .*maximum recursion depth of 100/);
+  });
 });
