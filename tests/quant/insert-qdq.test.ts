@@ -192,7 +192,7 @@ describe('the float type of an activation (QuantizeLinear, opset 19+: y_scale ha
     // a tensor's scale type is its activation's
     expect(scaleTypeOf({ value: b.op(Op.Relu, [h]), layout: 'BHSD', headAxis: 1, rank: 4 })).toBe(DataType.FLOAT16);
   });
-  it('an integer value on the way is not where the type comes from: its own producers are not searched', () => {
+  it('an integer value on the way is not where the type comes from, nor are its own producers', () => {
     // y = Reshape(Identity(Identity(x: float32)), Cast(h: float16, to=int64)): the int64 shape is
     // nearer than x, but the float16 tensor it was computed from says nothing about y
     const m = emptyModel({ '': 19 });
@@ -201,6 +201,9 @@ describe('the float type of an activation (QuantizeLinear, opset 19+: y_scale ha
     const h = b.input('h', DataType.FLOAT16, [1]);
     const y = b.op(Op.Reshape, [b.op(Op.Identity, [b.op(Op.Identity, [x])]), b.op(Op.Cast, [h], [intAttr('to', DataType.INT64)])]);
     expect(activationFloatType(y)).toBe(DataType.FLOAT);
+    // and the other way round: the float16 data two steps up, not float32 for the int64 shape
+    const y16 = b.op(Op.Reshape, [b.op(Op.Identity, [b.op(Op.Identity, [h])]), b.op(Op.Cast, [x], [intAttr('to', DataType.INT64)])]);
+    expect(activationFloatType(y16)).toBe(DataType.FLOAT16);
   });
   it('a value reached twice is searched once (a diamond), and the first declared type found wins', () => {
     const m = emptyModel({ '': 19 });
@@ -265,8 +268,8 @@ describe('a pair on one tensor of an edge', () => {
     const only = edges.map((e) => ({ ...e, tensors: e.tensors.filter((t) => names.includes(t.value.name)) })).filter((e) => e.tensors.length > 0);
     insertQdq(m, only.map((edge) => ({ edge, qparams: { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) } })));
   }
-  it('alreadyQuantized names it: V, past K or past V', () => {
-    for (const [tensor, role] of [['value', 'V'], ['past_key', 'past K'], ['past_value', 'past V']]) {
+  it('alreadyQuantized names it: Q, V, past K or past V', () => {
+    for (const [tensor, role] of [['query', 'Q'], ['value', 'V'], ['past_key', 'past K'], ['past_value', 'past V']]) {
       const m = mha();
       pairOn(m, [tensor!]);
       const found = alreadyQuantized(findSites(m, ATTENTION_PATTERNS).sites);
