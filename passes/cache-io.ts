@@ -9,6 +9,9 @@
  *     after:  past (storage) ─ DQ ─ Max ─▶ Concat ─ Q ─▶ present (storage output)
  *                                                    └─ DQ ─ Max ─▶ attention
  *
+ *   a sliding-window present (a Slice of the cache's last positions; no float8 Slice exists):
+ *     after:  … Concat ─ Q ─ DQ ─ Max ─ Slice ─ Q (the same scale) ─▶ present (storage output)
+ *
  *   cache concatenated inside the op (ONNX Attention, MultiHeadAttention, GroupQueryAttention):
  *     before: past (float) ─ Q ─ DQ ─ Max ─▶ op ─▶ present (float output)
  *     after:  past (storage) ─ DQ ─ Max ─▶ op ─▶ present.unquantized ─ Q ─▶ present (storage output)
@@ -59,6 +62,18 @@ function pairOf(q: Node): Pair {
   return { scale: q.inputs[1]!, zeroPoint: zp, axis: q.intAttr('axis', 1)!, storage: zp.initializer!.dataType };
 }
 
+/**
+ * The QuantizeLinear of the cache that a sliding-window present is cut from:
+ * present ─[Identity]─ Slice ─ Max(d, d) ─ d = DequantizeLinear(QuantizeLinear(cache)).
+ */
+function windowQuantization(present: Value): Node | undefined {
+  let p = present.producer();
+  while (p?.is(Op.Identity)) p = p.inputs[0]?.producer();
+  if (!p?.is(Op.Slice) || p.inputs[0] === undefined) return undefined;
+  const q = existingQdq(p.inputs[0]);
+  return q !== undefined && p.inputs[0].producer()?.is(Op.Max) ? q : undefined;
+}
+
 export function quantizeCacheIo(model: Model, sites: readonly Site[]): CacheIoResult {
   const g = model.graph;
   const withCache = sites.filter((s): s is Site & { cache: CacheIO } => s.cache !== null);
@@ -104,26 +119,39 @@ export function quantizeCacheIo(model: Model, sites: readonly Site[]): CacheIoRe
         }
         continue;
       }
-      // Cache concatenated in the graph: present is DQ(Q(concat)); past feeds the concat.
+      // Cache concatenated in the graph: present is DQ(Q(concat)), or a window of it; past feeds the concat.
       const dqPresent = present?.producer();
       const qPresent = dqPresent?.is(Op.DequantizeLinear) ? dqPresent.inputs[0]?.producer() : undefined;
-      if (present === undefined || dqPresent === undefined || !qPresent?.is(Op.QuantizeLinear)) {
+      const qWindow = present === undefined ? undefined : windowQuantization(present);
+      if (present === undefined || (!qPresent?.is(Op.QuantizeLinear) && qWindow === undefined)) {
         throw new CtcError(`--cache-io quantized: the cache of site ${s.name} (${pastName} -> ${presentName ?? 'no output'}) is not quantized by this rule set; quantize K and V (a kv_cache_scheme) or use --cache-io float`);
       }
-      const pair = pairOf(qPresent);
-      // present: the Q output becomes the graph output; the DQ keeps feeding the attention.
-      const qOut = qPresent.output(0);
-      const name = present.name;
-      present.name = model.names.fresh(`${name}.dequantized`);
-      qOut.name = name;
-      qOut.type = tensorType(pair.storage, shapeOf(present.type));
-      g.setOutput(g.outputs.indexOf(present), qOut);
-      tensors.push(describe(name, 'output', pair));
+      const cacheQ = qPresent?.is(Op.QuantizeLinear) ? qPresent : qWindow!;
+      const pair = pairOf(cacheQ);
+      if (qPresent?.is(Op.QuantizeLinear)) {
+        // present: the Q output becomes the graph output; the DQ keeps feeding the attention.
+        const qOut = qPresent.output(0);
+        const name = present.name;
+        present.name = model.names.fresh(`${name}.dequantized`);
+        qOut.name = name;
+        qOut.type = tensorType(pair.storage, shapeOf(present.type));
+        g.setOutput(g.outputs.indexOf(present), qOut);
+        tensors.push(describe(name, 'output', pair));
+      } else {
+        // A sliding window of the dequantized cache (onnxruntime has no float8 Slice): quantized
+        // again with the pair's own scale, which gives back the stored values exactly.
+        const out = new Value(present.name, tensorType(pair.storage, shapeOf(present.type)));
+        present.name = model.names.fresh(`${out.name}.unquantized`);
+        const q = new Node(Op.QuantizeLinear, [present, pair.scale, pair.zeroPoint], [out], [...cacheQ.attributes.values()], model.names.fresh(`${s.name}/${out.name}/QuantizeLinear`));
+        g.insertAfter(present.producer(), [q]);
+        g.setOutput(g.outputs.indexOf(present), out);
+        tensors.push(describe(out.name, 'output', pair));
+      }
       // past: a DQ (and its guard) in front of every use.
       past.type = tensorType(pair.storage, shapeOf(past.type));
       const deq = new Value(model.names.fresh(`${pastName}.dequantized`));
       const guarded = new Value(model.names.fresh(`${pastName}.guarded`));
-      const dq = new Node(Op.DequantizeLinear, [past, pair.scale, pair.zeroPoint], [deq], [...qPresent.attributes.values()], model.names.fresh(`${s.name}/${pastName}/DequantizeLinear`));
+      const dq = new Node(Op.DequantizeLinear, [past, pair.scale, pair.zeroPoint], [deq], [...cacheQ.attributes.values()], model.names.fresh(`${s.name}/${pastName}/DequantizeLinear`));
       const guard = new Node(Op.Max, [deq, deq], [guarded], [], model.names.fresh(`${s.name}/${pastName}/Guard`));
       past.replaceAllUsesWith(guarded, { except: new Set([dq]) });
       g.insertAfter(undefined, [dq, guard]);

@@ -44,7 +44,8 @@ export type Pattern =
       readonly commute?: boolean;
       /** Extra inputs beyond those listed are allowed (and ignored). */
       readonly extraInputs?: boolean;
-      readonly check?: NodeCheck;
+      /** Checks run in order; the first that refuses gives the failure's id and reason. */
+      readonly check?: NodeCheck | readonly NodeCheck[];
     }
   | { readonly kind: 'oneOf'; readonly tag: string; readonly alternatives: readonly (readonly [string, Pattern])[] }
   | { readonly kind: 'const'; readonly capture?: string; readonly check?: ValueCheck }
@@ -57,7 +58,7 @@ export interface NodeOptions {
   readonly output?: number;
   readonly commute?: boolean;
   readonly extraInputs?: boolean;
-  readonly check?: NodeCheck;
+  readonly check?: NodeCheck | readonly NodeCheck[];
 }
 
 export const any = (capture?: string, check?: ValueCheck): Pattern => ({ kind: 'any', ...(capture ? { capture } : {}), ...(check ? { check } : {}) });

@@ -9,7 +9,7 @@ import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { DataType } from '../ir/dtypes.js';
 import { Op, opKey } from '../onnx/ops.js';
-import type { Pattern } from './dsl.js';
+import type { NodeCheck, Pattern } from './dsl.js';
 import type { ShapeFacts } from '../shapes/static-shapes.js';
 
 export interface Bindings {
@@ -152,9 +152,9 @@ function step(p: Pattern, v: Value, s: State, facts: ShapeFacts, depth: number):
       if (present < p.inputs.length || (!p.extraInputs && n.inputs.slice(p.inputs.length).some((x) => x !== undefined))) {
         return fail('input-count', `${n.op.opType} node ${n.name} has ${present} inputs, expected ${p.inputs.length}`, n, depth);
       }
-      if (p.check) {
-        const why = p.check(n, facts);
-        if (why !== undefined) return fail(checkId(p.check), why, n, depth + 1);
+      for (const check of p.check === undefined ? [] : Array.isArray(p.check) ? p.check : [p.check as NodeCheck]) {
+        const why = check(n, facts);
+        if (why !== undefined) return fail(checkId(check), why, n, depth + 1);
       }
       const orders = p.commute && p.inputs.length === 2 ? [[0, 1], [1, 0]] : [p.inputs.map((_, i) => i)];
       let best: Step = fail('no-alternative', 'no input order matched', n, depth);

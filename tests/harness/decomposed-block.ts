@@ -7,11 +7,14 @@
  *   k ─[cache Concat]─[cacheCast]─[GQA repeat]─[keyScaleBeforeTranspose]─ Kᵀ (keyLayout) ─[keyScale]─ MatMul
  *     ─[maskBeforeScale]─[scoreScale]─[softcap]─[bias]─[mask]─ Softmax(axis) ─[nanGuard]─[probabilityScale]─ MatMul ─▶ y
  *   v ─[cache Concat]─[cacheCast]─[GQA repeat]───────────────────────────────────────────────────┘
+ *
+ * The cache Concat is the present output, or (window) a Slice of its last positions is.
  */
 import { intAttr, intsAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
+import { Tensor } from '../../src/ir/tensor.js';
 import type { Value } from '../../src/ir/value.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { Op } from '../../src/onnx/ops.js';
@@ -45,6 +48,14 @@ export interface DecomposedBlock {
   readonly softmaxAxis: number;
   /** V without the cache K has (a near miss). */
   readonly uncachedValue: boolean;
+  /**
+   * present as a sliding window of the cache: Slice(cache, starts [windowStart], ends [INT64_MAX],
+   * axes [windowAxis], steps [windowStep] when 'steps') and through Identity when 'identity'.
+   */
+  readonly window: 'none' | 'steps' | 'noSteps' | 'identity';
+  readonly windowStart: number;
+  readonly windowAxis: number;
+  readonly windowStep: number;
 }
 
 export const PLAIN: DecomposedBlock = {
@@ -66,12 +77,18 @@ export const PLAIN: DecomposedBlock = {
   repeatAxis: 2,
   softmaxAxis: -1,
   uncachedValue: false,
+  window: 'none',
+  windowStart: -3,
+  windowAxis: -2,
+  windowStep: 1,
 };
 
 export const H = 4;
 export const D = 2;
 const S = 3;
 const P = 2;
+/** What TorchScript writes for an open end (`x[:, :, -n:]`). */
+const INT64_MAX = 9223372036854775807n;
 
 export interface BuiltBlock {
   readonly model: Model;
@@ -101,7 +118,13 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
       if (c.cache === 'padded') past = b.op(Op.Concat, [past, b.constF32(`empty_${name}`, [1, kvHeads, 0, D], [])], [intAttr('axis', c.cacheAxis)]);
       x = b.op(Op.Concat, [past, x], [intAttr('axis', c.cacheAxis)]);
       if (c.cacheCast !== 'none') x = b.op(Op.Cast, [x], [intAttr('to', c.cacheCast === 'float' ? DataType.FLOAT : DataType.INT32)]);
-      b.output(x, `present_${name}`);
+      if (c.window === 'none') b.output(x, `present_${name}`);
+      else {
+        const bounds = [b.constI64(`starts_${name}`, [1], [c.windowStart]), b.initializer(`ends_${name}`, Tensor.fromInt64(`ends_${name}`, [1], [INT64_MAX])), b.constI64(`axes_w_${name}`, [1], [c.windowAxis])];
+        if (c.window !== 'noSteps') bounds.push(b.constI64(`steps_${name}`, [1], [c.windowStep]));
+        const kept = b.op(Op.Slice, [x, ...bounds]);
+        b.output(c.window === 'identity' ? b.op(Op.Identity, [kept]) : kept, `present_${name}`);
+      }
       cache = x;
     }
     if (c.repeat) {

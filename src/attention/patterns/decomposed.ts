@@ -19,6 +19,7 @@
  *   or Where(row_all_masked, 0, p) (the ONNX Attention function body).
  *   K and V: the grouped-query repeat (Unsqueeze→Expand→Reshape) and the cache Concat are
  *   looked through, so their QDQ goes on the cache (past + new) with kv_heads heads.
+ *   cache=window: present is the last positions of the Concat (sliding-window-cache.ts).
  *
  * Rejected (near misses): a Softmax on another axis; a second MatMul operand that is not a
  * transposed activation (a router or a classifier head multiplies by weights); scores or
@@ -164,7 +165,7 @@ export function siteFromMatch(anchor: Node, r: MatchResult, facts: ShapeFacts, o
       k: edge(k.value, keyLayout),
       v: edge(v.value, 'BHSD'),
       cache,
-      variant: { ...tags, cache: cache ? 'concat' : 'none' },
+      variant: { ...tags, cache: cache ? (k.cache!.window ? 'window' : 'concat') : 'none' },
       internal: [...b.matched].filter((n) => n !== anchor && !operandNodes.some((c) => b.nodes.get(c) === n)),
       output: anchor.output(0),
       // After the repeat, K has the query's head count.

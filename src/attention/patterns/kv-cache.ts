@@ -5,6 +5,8 @@
  *                          Concat(axis = -2 | 2) ──▶ present.N.key (graph output) and the attention
  *   new K (post-RoPE) ─────┘
  *
+ * present: the Concat output, through Identity, or the last positions of it (a sliding window:
+ * sliding-window-cache.ts).
  * Variants: the past may first go through a one-input Concat (the TorchScript export of
  * transformers' DynamicCache on its first update), a Concat with an empty constant, or Identity.
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
@@ -17,6 +19,7 @@ import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
+import { matchWindow } from './sliding-window-cache.js';
 
 const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
 
@@ -40,13 +43,24 @@ export interface CacheMatch {
   readonly value: Value;
   readonly past: Value;
   readonly present: string | null;
+  /** Whether present keeps only the last positions of the cache (a sliding window). */
+  readonly window: boolean;
 }
 
-/** The graph output that carries the cache: the Concat output itself, or through Identity. */
-function presentName(v: Value): string | null {
-  if (v.isGraphOutput()) return v.name;
+/**
+ * The graph output that carries the cache: the Concat output itself, or through Identity, or a
+ * sliding window of it (sliding-window-cache.ts).
+ */
+function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean } | null {
+  if (v.isGraphOutput()) return { name: v.name, window: false };
   for (const u of v.uses()) {
-    if (u.node.is(Op.Identity) && u.node.output(0).isGraphOutput()) return u.node.output(0).name;
+    if (u.node.is(Op.Identity) && u.node.output(0).isGraphOutput()) return { name: u.node.output(0).name, window: false };
+  }
+  for (const u of v.uses()) {
+    if (!u.node.is(Op.Slice) || u.index !== 0) continue;
+    const out = u.node.output(0);
+    const present = out.isGraphOutput() ? out : out.uses().find((w) => w.node.is(Op.Identity) && w.node.output(0).isGraphOutput())?.node.output(0);
+    if (present !== undefined && matchWindow(present, v, facts).ok) return { name: present.name, window: true };
   }
   return null;
 }
@@ -54,5 +68,6 @@ function presentName(v: Value): string | null {
 export function matchCache(v: Value, facts: ShapeFacts): CacheMatch | undefined {
   const r = matchPattern(kvCacheConcat, v, facts);
   if (!r.ok) return undefined;
-  return { value: v, past: r.bindings.values.get('past')!, present: presentName(v) };
+  const present = presentOf(v, facts);
+  return { value: v, past: r.bindings.values.get('past')!, present: present?.name ?? null, window: present?.window ?? false };
 }

@@ -12,6 +12,7 @@
  *   cache=inside: the op concatenates past and new K/V itself, so QDQ goes on past_key and on K
  *   (and V): present_key then holds quantized values. cache=concat: the exporter concatenated
  *   outside the op (and may repeat for GQA after it): QDQ goes on the Concat output.
+ *   cache=window: the same, and present keeps the Concat's last positions (sliding-window-cache.ts).
  * Rejected: an Attention without K or V (not produced by any exporter), or a 3-D input without
  * the head-count attributes.
  */
@@ -67,7 +68,7 @@ export const onnxAttention: AttentionPattern = {
         k: edge(kr.source, layout),
         v: edge(vr.source, layout),
         cache: kc && vc ? { pastKey: kc.past.name, presentKey: kc.present, pastValue: vc.past.name, presentValue: vc.present } : null,
-        variant: { layout, cache: kc ? 'concat' : 'none', groupedQueryRepeat: kr.repeated ? 'repeat' : 'none' },
+        variant: { layout, cache: kc ? (kc.window ? 'window' : 'concat') : 'none', groupedQueryRepeat: kr.repeated ? 'repeat' : 'none' },
         internal: [],
         output,
         queryHeadHints: kr.repeated ? [edge(k, 'BHSD')] : [],
