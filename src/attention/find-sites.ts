@@ -5,7 +5,8 @@
  * with the reason (for `ctc inspect --explain`).
  *
  * Heads are read from attributes, declared shapes, weights and shape constants
- * (static-shapes.ts); when they cannot be read, that is an error naming the site and what was
+ * (static-shapes.ts), and, where the head reshape uses runtime sizes, from the width of the
+ * projection that feeds it (projection-heads.ts); when they cannot be read, that is an error naming the site and what was
  * missing, never a guess.
  */
 import { MatchError } from '../errors.js';
@@ -18,6 +19,7 @@ import type { AttentionPattern, SiteDraft } from './pattern-types.js';
 import type { Edge, Site } from './site.js';
 import { scopeOf, layerOf } from './naming.js';
 import { projectionSource } from './projection.js';
+import { projectionHeads } from './projection-heads.js';
 
 export interface Rejection {
   readonly node: string;
@@ -194,11 +196,23 @@ function resolveHeads(d: SiteDraft, facts: ShapeFacts, site: string): { numHeads
     (d.q?.layout === 'BSE' ? packed(d.q, numHeads) : dimAt(facts, d.q, 3)) ??
     (d.k.layout === 'BSE' ? packed(d.k, numKvHeads) : dimAt(facts, d.k, 3)) ??
     dimAt(facts, d.kPast, 3);
+  // Head reshapes with runtime sizes: the projection weights state heads × head size.
+  const tried = { q: '', k: '' };
+  if (numHeads === undefined && d.q !== undefined && d.q.layout !== 'BSE') {
+    const r = projectionHeads(d.q.value, headDim, facts);
+    numHeads = r.heads;
+    tried.q = r.tried;
+  }
+  if (numKvHeads === undefined && d.k.layout !== 'BSE') {
+    const r = projectionHeads(d.k.value, headDim, facts);
+    numKvHeads = r.heads;
+    tried.k = r.tried;
+  }
   if (numHeads === undefined && numKvHeads !== undefined && d.repeatFactor !== undefined) numHeads = numKvHeads * d.repeatFactor;
   if (numKvHeads === undefined && numHeads !== undefined && d.repeatFactor !== undefined) numKvHeads = numHeads / d.repeatFactor;
   const missing: string[] = [];
-  if (numHeads === undefined) missing.push(`the number of query heads (dimension 1 of ${d.q?.value.name ?? 'Q'} is not static, and no attribute or shape constant states it)`);
-  if (numKvHeads === undefined) missing.push(`the number of key/value heads (dimension ${d.k.headAxis} of ${d.k.value.name})`);
+  if (numHeads === undefined) missing.push(`the number of query heads (dimension 1 of ${d.q?.value.name ?? 'Q'} is not static, and no attribute or shape constant states it${tried.q ? `; from the projection: ${tried.q}` : ''})`);
+  if (numKvHeads === undefined) missing.push(`the number of key/value heads (dimension ${d.k.headAxis} of ${d.k.value.name}${tried.k ? `; from the projection: ${tried.k}` : ''})`);
   if (headDim === undefined) missing.push(`the head size (last dimension of ${d.q?.value.name ?? d.k.value.name})`);
   if (missing.length > 0) {
     throw new MatchError(`attention site ${site}: cannot determine ${missing.join('; ')}. Export the model with static head dimensions or value_info shapes.`);

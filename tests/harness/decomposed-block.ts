@@ -43,6 +43,8 @@ export interface DecomposedBlock {
   /** Concat axis of the cache (a near miss when not the sequence axis). */
   readonly cacheAxis: number;
   readonly repeat: boolean;
+  /** The repeat's Reshape left out for K, merged into the 3-D reshape of keyLayout BHSD3d (dynamo, static shapes). */
+  readonly mergedRepeat: boolean;
   /** Unsqueeze axis of the repeat (a near miss when not 2). */
   readonly repeatAxis: number;
   readonly softmaxAxis: number;
@@ -56,6 +58,8 @@ export interface DecomposedBlock {
   readonly windowStart: number;
   readonly windowAxis: number;
   readonly windowStep: number;
+  /** The past first cut to its last positions too (a sliding-window layer's first update). */
+  readonly pastWindow: 'none' | 'steps' | 'noSteps';
 }
 
 export const PLAIN: DecomposedBlock = {
@@ -74,6 +78,7 @@ export const PLAIN: DecomposedBlock = {
   cacheCast: 'none',
   cacheAxis: -2,
   repeat: false,
+  mergedRepeat: false,
   repeatAxis: 2,
   softmaxAxis: -1,
   uncachedValue: false,
@@ -81,6 +86,7 @@ export const PLAIN: DecomposedBlock = {
   windowStart: -3,
   windowAxis: -2,
   windowStep: 1,
+  pastWindow: 'none',
 };
 
 export const H = 4;
@@ -116,13 +122,17 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
       let past = b.input(`past_${name}`, DataType.FLOAT, [1, kvHeads, P, D]);
       if (c.cache === 'wrapped') past = b.op(Op.Concat, [past], [intAttr('axis', c.cacheAxis)]);
       if (c.cache === 'padded') past = b.op(Op.Concat, [past, b.constF32(`empty_${name}`, [1, kvHeads, 0, D], [])], [intAttr('axis', c.cacheAxis)]);
+      const lastPositions = (t: Value, steps: boolean): Value => {
+        const bounds = [b.constI64(`starts_${name}`, [1], [c.windowStart]), b.initializer(`ends_${name}`, Tensor.fromInt64(`ends_${name}`, [1], [INT64_MAX])), b.constI64(`axes_w_${name}`, [1], [c.windowAxis])];
+        if (steps) bounds.push(b.constI64(`steps_${name}`, [1], [c.windowStep]));
+        return b.op(Op.Slice, [t, ...bounds]);
+      };
+      if (c.pastWindow !== 'none') past = lastPositions(past, c.pastWindow === 'steps');
       x = b.op(Op.Concat, [past, x], [intAttr('axis', c.cacheAxis)]);
       if (c.cacheCast !== 'none') x = b.op(Op.Cast, [x], [intAttr('to', c.cacheCast === 'float' ? DataType.FLOAT : DataType.INT32)]);
       if (c.window === 'none') b.output(x, `present_${name}`);
       else {
-        const bounds = [b.constI64(`starts_${name}`, [1], [c.windowStart]), b.initializer(`ends_${name}`, Tensor.fromInt64(`ends_${name}`, [1], [INT64_MAX])), b.constI64(`axes_w_${name}`, [1], [c.windowAxis])];
-        if (c.window !== 'noSteps') bounds.push(b.constI64(`steps_${name}`, [1], [c.windowStep]));
-        const kept = b.op(Op.Slice, [x, ...bounds]);
+        const kept = lastPositions(x, c.window !== 'noSteps');
         b.output(c.window === 'identity' ? b.op(Op.Identity, [kept]) : kept, `present_${name}`);
       }
       cache = x;
@@ -130,7 +140,7 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
     if (c.repeat) {
       const u = b.op(Op.Unsqueeze, [x, b.constI64(`axes_${name}`, [1], [c.repeatAxis])]);
       const e = b.op(Op.Expand, [u, b.constI64(`expand_${name}`, [5], [1, kvHeads, 2, T, D])]);
-      x = b.op(Op.Reshape, [e, b.constI64(`heads_${name}`, [4], [1, H, T, D])]);
+      x = c.mergedRepeat && name === 'key' ? e : b.op(Op.Reshape, [e, b.constI64(`heads_${name}`, [4], [1, H, T, D])]);
     }
     return { read: x, cache };
   };

@@ -3,6 +3,7 @@
  * onnxscript's `_attention_repeat_kv_for_group_query`, the ONNX Attention function body):
  *
  *   X [B, kv_heads, T, D] ─ Unsqueeze(axes=[2]) ─ Expand([B, kv_heads, n_rep, T, D]) ─ Reshape([B, heads, T, D])
+ *                                                                                  └ or merged into the next Reshape
  *
  * K and V are quantized on X, before the repeat (compressed-tensors quantizes at the cache
  * write, where the tensor has kv_heads heads). Rejects an Unsqueeze on another axis.
@@ -21,9 +22,16 @@ const unsqueezeAxis2: NodeCheck = refuses('unsqueeze-axis-not-2', (n, facts) => 
 });
 
 /** The repeat itself (its refusals have ids); `groupedQueryRepeat` also accepts no repeat at all. */
-export const repeatKv = node(Op.Reshape, [node(Op.Expand, [node(Op.Unsqueeze, [any('kv')], { check: unsqueezeAxis2, extraInputs: true }), any('expandShape')]), any()]);
+const expanded = node(Op.Expand, [node(Op.Unsqueeze, [any('kv')], { check: unsqueezeAxis2, extraInputs: true }), any('expandShape')]);
 
-export const groupedQueryRepeat = oneOf('groupedQueryRepeat', { repeat: repeatKv, none: any('kv') });
+export const repeatKv = node(Op.Reshape, [expanded, any()]);
+
+/**
+ * `expanded`: the repeat without its Reshape, when the exporter merged that Reshape with the
+ * one after it (the dynamo exporter's 3-D transpose of K reshapes the Expand output straight to
+ * [B·heads, T, D]).
+ */
+export const groupedQueryRepeat = oneOf('groupedQueryRepeat', { repeat: repeatKv, expanded, none: any('kv') });
 
 export interface RepeatMatch {
   /** The value before the repeat. */
@@ -36,7 +44,7 @@ export interface RepeatMatch {
 export function stripRepeat(v: Value, facts: ShapeFacts): RepeatMatch {
   const r = matchPattern(groupedQueryRepeat, v, facts);
   if (!r.ok) return { source: v, repeated: false, factor: undefined };
-  const repeated = r.bindings.tags.get('groupedQueryRepeat') === 'repeat';
+  const repeated = r.bindings.tags.get('groupedQueryRepeat') !== 'none';
   const shape = repeated ? facts.shapeEntries(r.bindings.values.get('expandShape')) : undefined;
   const e = shape?.[2];
   return { source: r.bindings.values.get('kv')!, repeated, factor: e?.kind === 'const' ? e.n : undefined };

@@ -8,7 +8,9 @@
  * present: the Concat output, through Identity, or the last positions of it (a sliding window:
  * sliding-window-cache.ts).
  * Variants: the past may first go through a one-input Concat (the TorchScript export of
- * transformers' DynamicCache on its first update), a Concat with an empty constant, or Identity.
+ * transformers' DynamicCache on its first update), a Concat with an empty constant, or Identity;
+ * a sliding-window layer first keeps the past's last positions (windowed: a window Slice of the
+ * past or of its one-input Concat, as TorchScript writes DynamicSlidingWindowLayer).
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
  * graph input (a Concat of two activations is not a cache).
  */
@@ -19,7 +21,7 @@ import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
-import { matchWindow } from './sliding-window-cache.js';
+import { matchWindow, windowOf } from './sliding-window-cache.js';
 
 const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
 
@@ -29,10 +31,14 @@ const sequenceAxis: NodeCheck = refuses('concat-not-sequence-axis', (n, facts) =
   return axis === -2 || axis === rank - 2 ? undefined : `Concat ${n.name} joins axis ${axis}, not the sequence axis (-2) of a [B, heads, S, D] cache`;
 });
 
+const pastInput = pass(any('past', isGraphInput));
+const wrapped = node(Op.Concat, [pastInput], { check: sequenceAxis });
+
 const past = oneOf('pastForm', {
-  input: pass(any('past', isGraphInput)),
-  wrapped: node(Op.Concat, [pass(any('past', isGraphInput))], { check: sequenceAxis }),
-  padded: node(Op.Concat, [pass(any('past', isGraphInput)), constant()], { check: sequenceAxis }),
+  input: pastInput,
+  wrapped,
+  padded: node(Op.Concat, [pastInput, constant()], { check: sequenceAxis }),
+  windowed: windowOf(oneOf('windowedPast', { input: pastInput, wrapped })),
 });
 
 /** The Concat, or a same-type Cast / Identity of it (GPT-J's TorchScript export casts the cache to its own type). */

@@ -7,6 +7,9 @@
  *          Concat(axis −2) ──────────────────────────────────────────────▶ attention (P+S positions)
  *   new ───┘      └─ Slice(starts [−(W−1)], ends [≥ 2³¹−1], axes [−2 | 2], steps [1]?) ─[Identity]─▶ present
  *
+ * The past that comes in is cut the same way before the Concat (the cache's first update, on
+ * the past it is built from): kv-cache.ts takes that as its `windowed` past.
+ *
  * K and V are quantized on the Concat output, as for the plain cache: the Slice then reads the
  * quantized values, so present holds exactly the positions the attention used, on the same grid,
  * and feeding it back as past re-quantizes nothing (Q(DQ(q)) = q with one scale).
@@ -19,7 +22,7 @@ import type { Value } from '../../ir/value.js';
 import { Op } from '../../onnx/ops.js';
 import { any, constant, node, oneOf, pass } from '../../pattern/dsl.js';
 import { refuses } from '../../pattern/dsl.js';
-import type { NodeCheck } from '../../pattern/dsl.js';
+import type { NodeCheck, Pattern } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
@@ -47,13 +50,15 @@ const stepOne: NodeCheck = refuses('window-step-not-1', (n, facts) => {
 
 const checks = [sequenceAxis, lastPositions, stepOne];
 
-const windowSlice = {
-  given: node(Op.Slice, [any('cache'), constant(), constant(), constant(), constant()], { check: checks }),
-  omitted: node(Op.Slice, [any('cache'), constant(), constant(), constant()], { check: checks.slice(0, 2) }),
-};
+/** The last positions of `inner`: Slice(inner, starts [−N], ends [end], axes [−2], steps [1]?). */
+export const windowOf = (inner: Pattern): Pattern =>
+  oneOf('windowSteps', {
+    given: node(Op.Slice, [inner, constant(), constant(), constant(), constant()], { check: checks }),
+    omitted: node(Op.Slice, [inner, constant(), constant(), constant()], { check: checks.slice(0, 2) }),
+  });
 
 /** present (through Identity) as a window of the cache. */
-export const slidingWindowPresent = pass(oneOf('windowSteps', windowSlice));
+export const slidingWindowPresent = pass(windowOf(any('cache')));
 
 export type WindowMatch = { readonly ok: true } | { readonly ok: false; readonly id: string; readonly reason: string };
 

@@ -15,7 +15,7 @@ import { DataType } from '../../../src/ir/dtypes.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { loadRuleSet } from '../../../src/rules/load.js';
 import { D, H, decomposedBlock } from '../../harness/decomposed-block.js';
-import { dequantizeLinear, quantizeLinear } from '../../harness/qdq-reference.js';
+import { attentionReference, fp8PerAxis } from '../../harness/attention-reference.js';
 import { applyRules, run } from '../../harness/rewrite.js';
 import { quantizeCacheIo } from '../../../passes/cache-io.js';
 import { floatBoundary } from '../../../src/decode/host-boundary.js';
@@ -45,32 +45,16 @@ function concatSeq(a: Float32Array, la: number, b: Float32Array, lb: number): Fl
   return out;
 }
 
-function fp8PerHead(x: Float32Array, role: 'k' | 'v'): Float32Array {
-  const dims = [1, H, T, D];
-  const scale = Float32Array.from({ length: H }, (_, h) => scaleOf(role, h));
-  return dequantizeLinear(quantizeLinear(x, dims, scale, [H], undefined, DataType.FLOAT8E4M3FN, 1, 0, 'skip'), DataType.FLOAT8E4M3FN, dims, scale, [H], undefined, 1, 0);
-}
-
-/** softmax(0.6 · q kᵀ) v per head, q [1, H, S, D], k and v [1, H, T, D]. */
-function attention(q: Float32Array, k: Float32Array, v: Float32Array): number[] {
-  const y: number[] = [];
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < S; i++) {
-      const s = Array.from({ length: T }, (_, t) => 0.6 * Array.from({ length: D }, (_, d) => q[(h * S + i) * D + d]! * k[(h * T + t) * D + d]!).reduce((a, b) => a + b, 0));
-      const m = Math.max(...s);
-      const e = s.map((x) => Math.exp(x - m));
-      const z = e.reduce((a, b) => a + b, 0);
-      for (let d = 0; d < D; d++) y.push(e.reduce((acc, p, t) => acc + (p / z) * v[(h * T + t) * D + d]!, 0));
-    }
-  }
-  return y;
-}
+const fp8PerHead = (x: Float32Array, role: 'k' | 'v'): Float32Array => fp8PerAxis(x, [1, H, T, D], Array.from({ length: H }, (_, h) => scaleOf(role, h)), 1);
 
 describe('a sliding-window cache (present = the last positions of the concatenated cache)', () => {
   it('the site links present through the window Slice; a Slice of the first positions is not a window', () => {
     const [site] = findSites(decomposedBlock({ cache: 'input', window: 'steps' }).model, ATTENTION_PATTERNS).sites;
     expect(site!.cache).toEqual({ pastKey: 'past_key', presentKey: 'present_key', pastValue: 'past_value', presentValue: 'present_value' });
     expect(site!.variant['cache']).toBe('window');
+    // the TorchScript form: the past cut to its window first, then joined, then cut again
+    const [ts] = findSites(decomposedBlock({ cache: 'wrapped', pastWindow: 'steps', window: 'steps' }).model, ATTENTION_PATTERNS).sites;
+    expect(ts!.cache).toEqual(site!.cache);
     const [miss] = findSites(decomposedBlock({ cache: 'input', window: 'steps', windowStart: 0 }).model, ATTENTION_PATTERNS).sites;
     expect(miss!.cache).toEqual({ pastKey: 'past_key', presentKey: null, pastValue: 'past_value', presentValue: null });
   });
@@ -120,6 +104,6 @@ describe('a sliding-window cache (present = the last positions of the concatenat
     // the window is not the float cache: quantization changed it
     expect(window(kq)).not.toEqual(window(concatSeq(kPast, P, kNew, S)));
     const y = Array.from(out['y']!.data as Float32Array);
-    attention(q, kq, vq).forEach((want, i) => expect(y[i]).toBeCloseTo(want, 5));
+    attentionReference(q, kq, vq, { groups: H, S, T, D, scale: 0.6 }).forEach((want, i) => expect(y[i]).toBeCloseTo(want, 5));
   }
 });

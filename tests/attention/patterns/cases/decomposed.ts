@@ -30,6 +30,7 @@ export const decomposedCases: PatternCases = {
     'a [B, S, H, D] key (BERT)': () => decomposedTrial({ keyLayout: 'BSHD' }),
     "dynamo's 3-D transpose of K": () => decomposedTrial({ keyLayout: 'BHSD3d' }),
     'a cache Concat and the grouped-query repeat on K and V': () => decomposedTrial({ cache: 'input', repeat: true, mask: 'add' }),
+    "dynamo's 3-D transpose of K reading the repeat's Expand (the repeat's Reshape merged), a cache": () => decomposedTrial({ cache: 'input', repeat: true, mergedRepeat: true, keyLayout: 'BHSD3d' }),
     'Softmax on axis 3 of rank-4 scores (the last axis, written positively)': () => decomposedTrial({ softmaxAxis: 3 }),
     'ALiBi bias added, then masked_fill with a constant (MPT)': () => decomposedTrial({ bias: 'add', mask: 'whereFill', cache: 'input' }),
     "T5's relative position bias, then an additive mask, unscaled scores": () => decomposedTrial({ scoreScale: 'none', keyLayout: 'BSHD', bias: 'add', mask: 'add' }),

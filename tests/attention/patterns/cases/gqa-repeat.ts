@@ -25,6 +25,7 @@ export const gqaRepeatCases: PatternCases = {
   valid: {
     'Unsqueeze(axis 2), Expand, Reshape (repeat_kv)': () => repeatTrial(groupedQueryRepeat, { repeat: true }),
     'the repeat after a cache Concat': () => repeatTrial(groupedQueryRepeat, { repeat: true, cache: 'input' }),
+    "the repeat's Reshape merged into the 3-D transpose of K (dynamo, static shapes)": () => repeatTrial(groupedQueryRepeat, { repeat: true, mergedRepeat: true, cache: 'input', keyLayout: 'BHSD3d' }),
     'no repeat (as many K/V heads as query heads)': () => repeatTrial(groupedQueryRepeat, {}),
   },
   invalid: {

@@ -27,10 +27,13 @@ export const kvCacheCases: PatternCases = {
     'past padded by an empty constant': () => cacheTrial({ cache: 'padded' }),
     'joined on axis 2 of a rank-4 cache': () => cacheTrial({ cache: 'input', cacheAxis: 2 }),
     'then cast to its own type, which present is (GPT-J TorchScript)': () => cacheTrial({ cache: 'input', cacheCast: 'float' }),
+    'the past cut to its last positions first (sliding window, TorchScript)': () => cacheTrial({ cache: 'wrapped', pastWindow: 'steps', window: 'steps' }),
+    'the past input cut without steps': () => cacheTrial({ cache: 'input', pastWindow: 'noSteps', window: 'noSteps' }),
   },
   invalid: {
     'then cast to an integer type': { id: 'wrong-op', trial: () => cacheTrial({ cache: 'input', cacheCast: 'int' }) },
     'a Concat on the head axis': { id: 'concat-not-sequence-axis', trial: () => cacheTrial({ cache: 'input', cacheAxis: 1 }) },
+    'the past cut to its first positions': { id: 'window-not-last-positions', trial: () => cacheTrial({ cache: 'input', pastWindow: 'steps', windowStart: 0 }) },
   },
 };
 
