@@ -199,12 +199,12 @@ function resolveHeads(d: SiteDraft, facts: ShapeFacts, site: string): { numHeads
   // Head reshapes with runtime sizes: the projection weights state heads × head size.
   const tried = { q: '', k: '' };
   if (numHeads === undefined && d.q !== undefined && d.q.layout !== 'BSE') {
-    const r = projectionHeads(d.q.value, headDim, facts);
+    const r = projectionHeads(d.q.value, facts);
     numHeads = r.heads;
     tried.q = r.tried;
   }
   if (numKvHeads === undefined && d.k.layout !== 'BSE') {
-    const r = projectionHeads(d.k.value, headDim, facts);
+    const r = projectionHeads(d.k.value, facts);
     numKvHeads = r.heads;
     tried.k = r.tried;
   }

@@ -415,14 +415,18 @@ function broadcast(all: (Dims | undefined)[]): Dims | undefined {
   const out: Dim[] = [];
   for (let i = 0; i < rank; i++) {
     let v: Dim;
+    let allOnes = known.length === all.length || known.length === 1;
     for (const d of known) {
-      const x = d[d.length - rank + i];
+      const k = d.length - rank + i;
+      if (k < 0) continue; // a lower-rank operand broadcasts along this axis
+      const x = d[k];
+      if (x !== 1) allOnes = false;
       // A number other than 1 decides; a symbol is kept unless a number decides.
       if (typeof x === 'number' && x !== 1) v = x;
       else if (typeof x === 'string' && typeof v !== 'number') v = x;
-      else if (x === 1 && v === undefined && known.length === 1) v = 1;
     }
-    out.push(v);
+    // 1 when every known operand has 1 (or nothing) here, and all are known (or only one is, as before)
+    out.push(v ?? (allOnes ? 1 : undefined));
   }
   return out;
 }

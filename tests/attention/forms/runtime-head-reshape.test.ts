@@ -103,7 +103,28 @@ describe('heads from the projection weights when the head reshape takes runtime 
     want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 5));
   });
 
+  it('GPT-NeoX form: one projection [8, 3·H·D] reshaped to [b, s, -1, 3·D], Q, K and V cut from the last axis, partial rotary', () => {
+    const model = emptyModel({ '': 17 });
+    const b = new GraphBuilder(model);
+    const x = b.input('x', DataType.FLOAT);
+    const dim = (v: Value, i: number): Value => b.op(Op.Shape, [v], [intAttr('start', i), intAttr('end', i + 1)]);
+    const qkv = b.op(Op.MatMul, [x, b.constF32('wqkv', [E, 3 * H * D], weights(E * 3 * H * D, 5))]);
+    const shape = b.op(Op.Concat, [dim(x, 0), dim(x, 1), b.constI64('minus_one', [1], [-1]), b.constI64('three_d', [1], [3 * D])], [intAttr('axis', 0)]);
+    const heads = b.op(Op.Transpose, [b.op(Op.Reshape, [qkv, shape])], [intsAttr('perm', [0, 2, 1, 3])]);
+    const cut = (from: number, to: number, t: Value = heads): Value => b.op(Op.Slice, [t, b.constI64(`s${from}`, [1], [from]), b.constI64(`e${to}`, [1], [to]), b.constI64(`a${from}${to}`, [1], [3])]);
+    // rotary on the first half of the head dimension only: rotated part ⊕ pass-through part
+    const partialRotary = (t: Value): Value => b.op(Op.Concat, [b.op(Op.Mul, [cut(0, 1, t), b.constF32(`cos${t.name}`, [1, 1, 1, 1], [0.5])]), cut(1, D, t)], [intAttr('axis', -1)]);
+    const q = partialRotary(cut(0, D));
+    const k = partialRotary(cut(D, 2 * D));
+    const v = cut(2 * D, 3 * D);
+    const s = b.op(Op.MatMul, [q, b.op(Op.Transpose, [k], [intsAttr('perm', [0, 1, 3, 2])])]);
+    b.output(b.op(Op.MatMul, [b.op(Op.Softmax, [s], [intAttr('axis', -1)]), v]), 'y');
+    const [site] = findSites(model, ATTENTION_PATTERNS).sites;
+    // 3·H·D / 3·D: not 3·H·D / D = 12
+    expect([site!.numHeads, site!.numKvHeads]).toEqual([H, H]);
+  });
+
   it('without a static head size either, the error names the projection widths it read', () => {
-    expect(() => findSites(block('runtime').model, ATTENTION_PATTERNS)).toThrow(/query heads .*from the projection: \S+ is 8 wide \(from its static shape\), but the head size is not static either.*key\/value heads .*is 4 wide \(from wk \[8, 4\]\), but the head size is not static either/);
+    expect(() => findSites(block('runtime').model, ATTENTION_PATTERNS)).toThrow(/query heads .*from the projection: \S+ is 8 wide \(from its static shape\), but the last size of the head Reshape \S+ is not static either.*key\/value heads .*is 4 wide \(from wk \[8, 4\]\), but the last size of the head Reshape \S+ is not static either/);
   });
 });
