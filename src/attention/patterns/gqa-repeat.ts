@@ -2,7 +2,7 @@
  * The grouped-query repeat between the cache and the attention (transformers' `repeat_kv`,
  * onnxscript's `_attention_repeat_kv_for_group_query`, the ONNX Attention function body):
  *
- *   X [B, kv_heads, T, D] ─ Unsqueeze(axes=[2]) ─ Expand([B, kv_heads, n_rep, T, D]) ─ Reshape([B, heads, T, D])
+ *   X [B, kv_heads, T, D] ─ Unsqueeze(axes=[2] or [−3]) ─ Expand([B, kv_heads, n_rep, T, D]) ─ Reshape([B, heads, T, D])
  *                                                                                  └ or merged into the next Reshape
  *
  * K and V are quantized on X, before the repeat (compressed-tensors quantizes at the cache
@@ -16,9 +16,12 @@ import type { NodeCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
 
+/** Axis 2 of the rank-5 result, written 2 or −3 (a [B, kv_heads, T, D] input gives rank 5). */
 const unsqueezeAxis2: NodeCheck = refuses('unsqueeze-axis-not-2', (n, facts) => {
   const axes = facts.constInts(n.inputs[1]) ?? n.intsAttr('axes');
-  return axes?.length === 1 && axes[0] === 2 ? undefined : `Unsqueeze ${n.name} is not on axis 2`;
+  const rank = (facts.dims(n.inputs[0])?.length ?? 4) + 1;
+  const axis = axes?.length === 1 ? (axes[0]! < 0 ? axes[0]! + rank : axes[0]) : undefined;
+  return axis === 2 ? undefined : `Unsqueeze ${n.name} is on axes [${axes}], not on axis 2 of [B, kv_heads, n_rep, T, D]`;
 });
 
 /** The repeat itself (its refusals have ids); `groupedQueryRepeat` also accepts no repeat at all. */

@@ -26,10 +26,12 @@ export const gqaRepeatCases: PatternCases = {
     'Unsqueeze(axis 2), Expand, Reshape (repeat_kv)': () => repeatTrial(groupedQueryRepeat, { repeat: true }),
     'the repeat after a cache Concat': () => repeatTrial(groupedQueryRepeat, { repeat: true, cache: 'input' }),
     "the repeat's Reshape merged into the 3-D transpose of K (dynamo, static shapes)": () => repeatTrial(groupedQueryRepeat, { repeat: true, mergedRepeat: true, cache: 'input', keyLayout: 'BHSD3d' }),
+    'the Unsqueeze axis written as -3': () => repeatTrial(groupedQueryRepeat, { repeat: true, repeatAxis: -3 }),
     'no repeat (as many K/V heads as query heads)': () => repeatTrial(groupedQueryRepeat, {}),
   },
   invalid: {
     'an Unsqueeze on axis 1': { id: 'unsqueeze-axis-not-2', trial: () => repeatTrial(repeatKv, { repeat: true, repeatAxis: 1 }) },
+    'an Unsqueeze on axis -2 (axis 3 of the result)': { id: 'unsqueeze-axis-not-2', trial: () => repeatTrial(repeatKv, { repeat: true, repeatAxis: -2 }) },
     'K straight from a graph input, asked for the repeat': { id: 'not-produced', trial: () => repeatTrial(repeatKv, {}) },
   },
 };
