@@ -268,6 +268,9 @@ async function compilePlanned(
   // The config states the head_dim each transform was applied with.
   const rules = withResolvedHeadDims(givenRules, planned.rotations);
   const { sites, plans, rejected, rotations } = planned;
+  // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
+  // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
+  for (const r of rejected) opts.warn(`${r.op} ${r.node || '(unnamed)'} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);
   if (!(opts.externalData ?? false)) checkInlineSize(opts.model, bytes.byteLength, planned.edges);
   if (ckpt !== undefined) for (const w of checkServableByVllm(plans, sites, rules.name)) opts.warn(w);
   if (ckpt !== undefined && rotations.size > 0) {
