@@ -74,6 +74,21 @@ function windowQuantization(present: Value): Node | undefined {
   return q !== undefined && p.inputs[0].producer()?.is(Op.Max) ? q : undefined;
 }
 
+/**
+ * The float graph output `present` quantized with the pair's scale and zero point (and `like`'s
+ * attributes): a QuantizeLinear after it whose output takes its name and its place among the
+ * graph outputs; the float value is renamed. Returns the output's name.
+ */
+function quantizeOutput(model: Model, present: Value, pair: Pair, like: Node, site: string): string {
+  const g = model.graph;
+  const out = new Value(present.name, tensorType(pair.storage, shapeOf(present.type)));
+  present.name = model.names.fresh(`${out.name}.unquantized`);
+  const q = new Node(Op.QuantizeLinear, [present, pair.scale, pair.zeroPoint], [out], [...like.attributes.values()], model.names.fresh(`${site}/${out.name}/QuantizeLinear`));
+  g.insertAfter(present.producer(), [q]);
+  g.setOutput(g.outputs.indexOf(present), out);
+  return out.name;
+}
+
 export function quantizeCacheIo(model: Model, sites: readonly Site[]): CacheIoResult {
   const g = model.graph;
   const withCache = sites.filter((s): s is Site & { cache: CacheIO } => s.cache !== null);
@@ -108,15 +123,7 @@ export function quantizeCacheIo(model: Model, sites: readonly Site[]): CacheIoRe
         g.removeNode(ownQ);
         past.type = tensorType(pair.storage, shapeOf(past.type));
         tensors.push(describe(pastName, 'input', pair));
-        if (present !== undefined) {
-          const floatOut = present;
-          const out = new Value(present.name, tensorType(pair.storage, shapeOf(present.type)));
-          floatOut.name = model.names.fresh(`${present.name}.unquantized`);
-          const q = new Node(Op.QuantizeLinear, [floatOut, pair.scale, pair.zeroPoint], [out], [...ownQ.attributes.values()], model.names.fresh(`${s.name}/${present.name}/QuantizeLinear`));
-          g.insertAfter(floatOut.producer(), [q]);
-          g.setOutput(g.outputs.indexOf(floatOut), out);
-          tensors.push(describe(out.name, 'output', pair));
-        }
+        if (present !== undefined) tensors.push(describe(quantizeOutput(model, present, pair, ownQ, s.name), 'output', pair));
         continue;
       }
       // Cache concatenated in the graph: present is DQ(Q(concat)), or a window of it; past feeds the concat.
@@ -140,12 +147,7 @@ export function quantizeCacheIo(model: Model, sites: readonly Site[]): CacheIoRe
       } else {
         // A sliding window of the dequantized cache (onnxruntime has no float8 Slice): quantized
         // again with the pair's own scale, which gives back the stored values exactly.
-        const out = new Value(present.name, tensorType(pair.storage, shapeOf(present.type)));
-        present.name = model.names.fresh(`${out.name}.unquantized`);
-        const q = new Node(Op.QuantizeLinear, [present, pair.scale, pair.zeroPoint], [out], [...cacheQ.attributes.values()], model.names.fresh(`${s.name}/${out.name}/QuantizeLinear`));
-        g.insertAfter(present.producer(), [q]);
-        g.setOutput(g.outputs.indexOf(present), out);
-        tensors.push(describe(out.name, 'output', pair));
+        tensors.push(describe(quantizeOutput(model, present, pair, cacheQ, s.name), 'output', pair));
       }
       // past: a DQ (and its guard) in front of every use.
       past.type = tensorType(pair.storage, shapeOf(past.type));
