@@ -23,7 +23,7 @@ import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { PassPipeline } from '../passes/pass.js';
-import { findSites } from './attention/find-sites.js';
+import { findSites, rejectionLabel } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
 import { findDataSets, testDataSets } from './calibrate/data.js';
@@ -141,7 +141,7 @@ function plan(
   const prefix = ckpt !== undefined && found.sites.length > 0 ? checkpointPrefix(found.sites.map((s) => s.name), ckpt, stripPrefix) : stripPrefix;
   const sites = prefix === undefined || prefix === '' ? found.sites : stripSitePrefix(found.sites, prefix);
   if (sites.length === 0) {
-    const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`).join('\n');
+    const why = rejected.length === 0 ? 'it has no Softmax or attention op at all' : rejected.map((r) => `  ${rejectionLabel(r)}: ${r.reason}`).join('\n');
     throw new CtcError(`${modelPath}: no attention site found, so there is nothing to quantize; nothing was written. \`ctc inspect --explain\` shows:\n${why}`);
   }
   // A compiled model: calibrating it would observe quantized values, and new scales would not
@@ -270,7 +270,7 @@ async function compilePlanned(
   const { sites, plans, rejected, rotations } = planned;
   // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
   // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
-  for (const r of rejected) opts.warn(`${r.op} ${r.node || '(unnamed)'} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);
+  for (const r of rejected) opts.warn(`${rejectionLabel(r)} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);
   if (!(opts.externalData ?? false)) checkInlineSize(opts.model, bytes.byteLength, planned.edges);
   if (ckpt !== undefined) for (const w of checkServableByVllm(plans, sites, rules.name)) opts.warn(w);
   if (ckpt !== undefined && rotations.size > 0) {

@@ -27,6 +27,11 @@ export interface Rejection {
   readonly reason: string;
 }
 
+/** How a rejection names its node in messages: the op and the node's name. */
+export function rejectionLabel(r: Rejection): string {
+  return `${r.op} ${r.node || '(unnamed)'}`;
+}
+
 export interface SiteScan {
   readonly sites: Site[];
   readonly rejected: Rejection[];

@@ -2,7 +2,7 @@
  * `ctc inspect MODEL [--json] [--explain]`: the attention sites of a model.
  */
 import { ATTENTION_PATTERNS } from '../attention/patterns/index.js';
-import { findSites } from '../attention/find-sites.js';
+import { findSites, rejectionLabel } from '../attention/find-sites.js';
 import type { SiteScan } from '../attention/find-sites.js';
 import { siteToJson } from '../attention/site.js';
 import type { Site } from '../attention/site.js';
@@ -38,7 +38,7 @@ export function inspectCommand(opts: InspectOptions, out: (s: string) => void): 
     if (scan.rejected.length === 0) out('Every Softmax and attention op was taken.');
     else {
       out(`Not taken (${scan.rejected.length}):`);
-      for (const r of scan.rejected) out(`  ${r.op} ${r.node || '(unnamed)'}: ${r.reason}`);
+      for (const r of scan.rejected) out(`  ${rejectionLabel(r)}: ${r.reason}`);
     }
   } else if (scan.rejected.length > 0) {
     out(`\n${scan.rejected.length} Softmax/attention op(s) not taken; --explain says why.`);
