@@ -11,6 +11,7 @@ export default defineConfig({
       'tests/quant/*.test.ts',
       'tests/ir/dtypes.test.ts',
       'tests/rules/targets.test.ts',
+      'tests/rules/rotations.test.ts',
       'tests/rules/regex.test.ts',
       'tests/rules/opset.test.ts',
       'tests/passes/contract.test.ts',
