@@ -23,10 +23,10 @@
  * Weight files are placed by reflink, else copied: never hard-linked, so that nothing written
  * into the output can reach the user's checkpoint.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Site } from '../attention/site.js';
-import { CtcError, UsageError } from '../errors.js';
+import { CtcError, UsageError, readFileChecked } from '../errors.js';
 import type { Progress } from '../calibrate/run.js';
 import { writeFileAtomic } from '../onnx/model-file.js';
 import type { QuantizationArgs } from '../quant/args.js';
@@ -57,11 +57,13 @@ export interface InputCheckpoint {
   readonly otherFiles: readonly string[];
 }
 
+/** A file the machine refuses to read is an environment error (its fix); only text that does not parse is "not JSON". */
 function readJson(path: string): unknown {
+  const text = readFileChecked(path).toString('utf8');
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(text);
   } catch (e) {
-    throw new CtcError(`${path}: not readable JSON (${(e as Error).message})`);
+    throw new CtcError(`${path}: not valid JSON (${(e as Error).message})`);
   }
 }
 
