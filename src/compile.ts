@@ -36,6 +36,7 @@ import { calibrateLayerwise } from './calibrate/layerwise.js';
 import { tensorBytes } from './calibrate/partition.js';
 import type { ObserverGraph } from './calibrate/observer-graph.js';
 import { calibrate, modelHash } from './calibrate/run.js';
+import { sizeCheckedSets } from './calibrate/size-check.js';
 import type { Progress } from './calibrate/run.js';
 import type { Stats } from './calibrate/stats.js';
 import { checkStatsEdges, edgeKeys, mergeStats, readStats, statsToJson } from './calibrate/stats.js';
@@ -314,7 +315,8 @@ async function compilePlanned(
     const run = {
       modelPath: opts.model,
       edges,
-      sets: data,
+      // each set's tensor sizes checked against this machine before onnxruntime sees it
+      sets: sizeCheckedSets(data, model),
       providers: opts.providers ?? ['cpu'],
       ...(opts.threads ? { threads: opts.threads } : {}),
       ...(opts.devices ? { devices: opts.devices } : {}),

@@ -10,6 +10,7 @@ import type { ExecutionProvider } from '../calibrate/ort.js';
 import { createSession, ortToFloat64, toOrtTensor } from '../calibrate/ort.js';
 import type { Progress } from '../calibrate/run.js';
 import { runOnSet } from '../calibrate/run.js';
+import { checkRunSizes } from '../calibrate/size-check.js';
 import type { Model } from '../ir/model.js';
 import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
@@ -120,6 +121,9 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   try {
     for (const set of sets) {
       const inputs = set.load();
+      // Sizes first, on both models: a tensor this machine cannot hold is refused before either runs.
+      checkRunSizes(refModel, inputs, set.key, `the reference ${opts.reference}`);
+      checkRunSizes(candModel, inputs, set.key, `the candidate ${opts.candidate}`);
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of inputs) feeds[name] = toOrtTensor(t);
       const a = await runOnSet(ref, feeds, refOutputs, set.key, `the reference ${opts.reference}`);
