@@ -162,7 +162,12 @@ export async function runOnSet(session: Session, feeds: Record<string, ort.Tenso
     return await session.run(feeds, fetches);
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
-    throw new CalibrationError(`${set}: onnxruntime could not run ${model} on this set: ${msg.trim()}. Check that this set's inputs agree with each other (lengths, value ranges), or leave it out`);
+    // An allocation refused (by the machine, or by the address-space limit of src/cli/address-space.ts)
+    // is a tensor the size check could not foresee: sized by a constant or a value inside the graph.
+    const fix = /Failed to allocate memory|bad_alloc/i.test(msg)
+      ? 'A tensor of the model is larger than this machine can hold on this set: check the constants that size it (a shape or repeat count out of range: the model may be damaged) and this set\'s input values, or leave the set out'
+      : "Check that this set's inputs agree with each other (lengths, value ranges), or leave it out";
+    throw new CalibrationError(`${set}: onnxruntime could not run ${model} on this set: ${msg.trim()}. ${fix}`);
   }
 }
 

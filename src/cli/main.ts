@@ -12,6 +12,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { CtcError, UsageError } from '../errors.js';
 import { VERSION } from './version.js';
+import { limitAddressSpace } from './address-space.js';
 import { registerCommands } from './commands.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -73,6 +74,8 @@ function invokedDirectly(): boolean {
   }
 }
 if (invokedDirectly()) {
+  // The process-wide net against allocations of terabytes (address-space.ts); never in a process that imports main().
+  limitAddressSpace(hideBin(process.argv));
   main(hideBin(process.argv)).then(
     (code) => {
       process.exitCode = code;

@@ -10,6 +10,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { limitAddressSpace } from '../../src/cli/address-space.js';
 import { main } from '../../src/cli/main.js';
 import { loadCorpus } from './corpus.js';
 import type { FuzzCase } from './case.js';
@@ -102,6 +103,8 @@ export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
 
 // As a child process: answer run requests until the parent disconnects.
 if (process.send !== undefined && process.argv.includes('--fuzz-worker')) {
+  // The CLI's net against allocations of terabytes, for every case this process runs.
+  limitAddressSpace([]);
   let corpus: ReturnType<typeof loadCorpus> | undefined;
   process.on('message', (req: RunRequest) => {
     corpus ??= loadCorpus(req.root);
