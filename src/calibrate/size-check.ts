@@ -41,6 +41,9 @@ const human = (bytes: number): string => {
   return u === 0 ? `${x} bytes` : `${x.toFixed(1)} ${units[u]}`;
 };
 
+/** An integer in full (2^62 as 4611686018427387904, not 4611686018427388000). */
+const exact = (n: number): string => (Number.isInteger(n) ? BigInt(n).toString() : String(n));
+
 /**
  * Refuse a run of `model` on `inputs` (set `set`) in which a tensor would exceed `limit` bytes.
  * `what` names the model in the message ("the model", "the reference a.onnx").
@@ -54,8 +57,8 @@ export function checkRunSizes(model: Model, inputs: ReadonlyMap<string, Tensor>,
       ? `its size comes from the values of this set's inputs: check them (a length, count or index out of range) or leave the set out`
       : `its size comes from the model's constants and this set's input shapes: check the constants that feed this node (a shape, repeat count or padding out of range: the model may be damaged) and this set's input shapes`;
     throw new CalibrationError(
-      `${set}: ${what} would make output "${value.name}" of ${node.op.opType} node "${node.name}" ${type}[${known.dims.join(', ')}], ` +
-        `${human(bytes)} (${bytes} bytes): more than this machine's memory and swap (${human(limit)}), so it was not run; ${check}`,
+      `${set}: ${what} would make output "${value.name}" of ${node.op.opType} node "${node.name}" ${type}[${known.dims.map(exact).join(', ')}], ` +
+        `${human(bytes)} (${exact(bytes)} bytes): more than this machine's memory and swap (${human(limit)}), so it was not run; ${check}`,
     );
   });
 }

@@ -19,7 +19,9 @@
  * 0.7 GiB bare and 1.3 GiB for a calibration; glibc's malloc arenas, up to 8 per core at 64 MiB,
  * and thread stacks grow with the cores). Node has no setrlimit; util-linux's prlimit sets it
  * for this process. Where prlimit is missing or refuses, ctc runs as before: the size check
- * still holds.
+ * still holds. The fuzz workers take the bound without the mapped weights' share (their corpus
+ * models are small), so that with several of them on one machine any allocation past its memory
+ * fails.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,9 +30,12 @@ import { machineMemory } from '../calibrate/size-check.js';
 
 const GiB = 2 ** 30;
 
-/** The address space a ctc process may reserve on a machine of `memory` bytes (memory + swap) and `cores` cores. */
-export function addressSpaceBound(memory = machineMemory(), cores = availableParallelism()): number {
-  return 2 * memory + 16 * GiB + cores * (GiB / 2);
+/**
+ * The address space a ctc process may reserve on a machine of `memory` bytes (memory + swap)
+ * and `cores` cores, when onnxruntime may map up to `mappedWeights` bytes of external weights.
+ */
+export function addressSpaceBound(memory = machineMemory(), cores = availableParallelism(), mappedWeights = memory): number {
+  return memory + mappedWeights + 16 * GiB + cores * (GiB / 2);
 }
 
 /**
@@ -54,13 +59,12 @@ export function addressSpaceLimit(pid: number | 'self' = 'self'): { soft: number
 }
 
 /**
- * Lower this process's soft RLIMIT_AS to addressSpaceBound() unless CUDA is asked for or the
+ * Lower this process's soft RLIMIT_AS to `bound` unless CUDA is asked for or the
  * limit is already lower. Returns the bound applied, or undefined when nothing was changed.
  */
-export function limitAddressSpace(argv: readonly string[]): number | undefined {
+export function limitAddressSpace(argv: readonly string[], bound = addressSpaceBound()): number | undefined {
   if (wantsCuda(argv)) return undefined;
   const now = addressSpaceLimit();
-  const bound = addressSpaceBound();
   if (now === undefined || now.soft <= bound) return undefined;
   try {
     execFileSync('prlimit', ['--pid', String(process.pid), `--as=${bound}:`], { stdio: 'ignore', timeout: 10_000 });

@@ -69,7 +69,8 @@ export function walkRunShapes(graph: Graph, feeds: ReadonlyMap<string, Tensor>, 
     const sizeFromData = (SIZE_INPUTS.get(node.op.opType) ?? []).some((i) => ins[i]?.fromData === true);
     node.outputs.forEach((value, i) => {
       const o = outs[i];
-      if (o?.dims === undefined || !o.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) return;
+      // Negative or fractional sizes are onnxruntime's to refuse; huge ones (past 2^53) still count.
+      if (o?.dims === undefined || !o.dims.every((d) => Number.isInteger(d) && d >= 0)) return;
       const values = o.values !== undefined && o.values.length === product(o.dims) ? o.values : undefined;
       const k: Known = { dims: o.dims, elemType: o.elemType ?? elemTypeOf(value.type), fromData, ...(values !== undefined ? { values } : {}) };
       known.set(value, k);

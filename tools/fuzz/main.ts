@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { makeCase } from './case.js';
 import { FINDINGS, runCampaign } from './campaign.js';
 import { loadCorpus } from './corpus.js';
-import { runCase } from './worker.js';
+import { fuzzAddressSpaceBound, runCase } from './worker.js';
 import { limitAddressSpace } from '../../src/cli/address-space.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ const seed = num('seed', values.seed)!;
 
 if (values.case !== undefined) {
   // A replay runs the case in this process: with the CLI's net against allocations of terabytes.
-  limitAddressSpace([]);
+  limitAddressSpace([], fuzzAddressSpaceBound());
   const c = makeCase(seed, num('case', values.case)!, loadCorpus(ROOT));
   process.stdout.write(`case ${c.index}: ${c.command} on ${c.seed}\nmutations: ${c.what.join(' | ') || '(none)'}\nargv: ${JSON.stringify(c.argv)}\n`);
   const r = await runCase(c, join(mkdtempSync(join(tmpdir(), 'ctc-fuzz-case-')), 'case'));

@@ -9,8 +9,10 @@
  *   parent ◀─{result}── worker
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { limitAddressSpace } from '../../src/cli/address-space.js';
+import { machineMemory } from '../../src/calibrate/size-check.js';
+import { addressSpaceBound, limitAddressSpace } from '../../src/cli/address-space.js';
 import { main } from '../../src/cli/main.js';
 import { loadCorpus } from './corpus.js';
 import type { FuzzCase } from './case.js';
@@ -33,6 +35,11 @@ export interface RunResult {
   readonly message: string;
   /** CPU milliseconds the case took in this process (all threads, onnxruntime's included). */
   readonly ms?: number;
+}
+
+/** A fuzz process's address-space bound: the CLI's, less the room for mapped external weights. */
+export function fuzzAddressSpaceBound(): number {
+  return addressSpaceBound(machineMemory(), availableParallelism(), 0);
 }
 
 /** The inputs a run must never touch: every file of the case still has its bytes. */
@@ -103,8 +110,10 @@ export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
 
 // As a child process: answer run requests until the parent disconnects.
 if (process.send !== undefined && process.argv.includes('--fuzz-worker')) {
-  // The CLI's net against allocations of terabytes, for every case this process runs.
-  limitAddressSpace([]);
+  // The CLI's net against allocations of terabytes, for every case this process runs; tighter by
+  // the mapped weights' share, which the corpus's small models do not need: with several
+  // workers on one machine, any allocation past its memory fails.
+  limitAddressSpace([], fuzzAddressSpaceBound());
   let corpus: ReturnType<typeof loadCorpus> | undefined;
   process.on('message', (req: RunRequest) => {
     corpus ??= loadCorpus(req.root);
