@@ -6,7 +6,10 @@
  *   insert-qdq         in place   QuantizeLinear → DequantizeLinear on the quantized edges
  *   cache-io           in place   past/present in the cache's storage type (--cache-io quantized)
  *   rotate-qk          in place   the Hadamard rotation of Q and K (transform_config, SpinQuant R3)
+ *   center-k           in place   the calibrated key offset subtracted (ctc_extensions.k_cache_centering)
  */
+import { centerK } from './center-k.js';
+import type { CenterResult } from './center-k.js';
 import { quantizeCacheIo } from './cache-io.js';
 import type { CacheIoResult } from './cache-io.js';
 import type { Site } from '../src/attention/site.js';
@@ -21,6 +24,7 @@ import type { RotateResult } from './rotate-qk.js';
 import type { CacheIoMode } from './cache-io.js';
 import type { SiteRotation } from '../src/rules/targets.js';
 import type { QuantEdge } from '../src/quant/edges.js';
+import type { Value } from '../src/ir/value.js';
 
 export const upgradeOpsetPass: Pass<[target: number, irVersion: number], PassResult> = {
   name: 'upgrade-opset',
@@ -52,4 +56,10 @@ export const rotateQkPass: Pass<[rotations: ReadonlyMap<Site, SiteRotation>, cac
   run: rotateQk,
 };
 
-export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass, rotateQkPass];
+export const centerKPass: Pass<[offsets: ReadonlyMap<Site, Float64Array>, rotated: ReadonlyMap<Value, Value>, cacheIo: CacheIoMode], CenterResult> = {
+  name: 'center-k',
+  inPlace: true,
+  run: centerK,
+};
+
+export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass, rotateQkPass, centerKPass];

@@ -51,7 +51,7 @@ export interface RotateResult {
 }
 
 /** `v` is the past input itself, or it through copies (Identity, a one-input Concat, as TorchScript exports write). */
-function readsPast(v: Value, pastName: string): boolean {
+export function readsPast(v: Value, pastName: string): boolean {
   for (let x: Value | undefined = v; x !== undefined; ) {
     if (x.name === pastName && x.isGraphInput()) return true;
     const p = x.producer();
@@ -61,7 +61,7 @@ function readsPast(v: Value, pastName: string): boolean {
 }
 
 /** Some output of `node` flows into `anchor` (a bounded walk down the consumers). */
-function reaches(node: Node, anchor: Node): boolean {
+export function reaches(node: Node, anchor: Node): boolean {
   if (node === anchor) return true;
   const seen = new Set<Node>([node]);
   const queue = [node];

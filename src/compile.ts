@@ -18,7 +18,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
-import { cacheIoPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
+import { cacheIoPass, centerKPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
 import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
@@ -33,6 +33,8 @@ import { reduceObserver } from './calibrate/observers.js';
 import type { Range } from './calibrate/observers.js';
 import type { ExecutionProvider } from './calibrate/ort.js';
 import { calibrateLayerwise } from './calibrate/layerwise.js';
+import { keyMeans, measureKeySums } from './calibrate/key-means.js';
+import type { KeySum } from './calibrate/stats.js';
 import { tensorBytes } from './calibrate/partition.js';
 import type { ObserverGraph } from './calibrate/observer-graph.js';
 import { calibrate, modelHash } from './calibrate/run.js';
@@ -55,6 +57,7 @@ import { scalesJson } from './emit/scales.js';
 import { CalibrationError, CtcError, UsageError } from './errors.js';
 import { GraphCopier } from './ir/clone.js';
 import type { Model } from './ir/model.js';
+import type { Value } from './ir/value.js';
 import { readModelFile, writeFileAtomic } from './onnx/model-file.js';
 import { appendToGraph, encodeModel } from './onnx/serde.js';
 import type { QuantEdge } from './quant/edges.js';
@@ -64,6 +67,7 @@ import type { QParams, ScaleType } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/schema.js';
 import { planRotations, planSites, withResolvedHeadDims } from './rules/targets.js';
+import { offsetOf } from './transform/kv-offset.js';
 import type { SiteRotation } from './rules/targets.js';
 import type { SitePlan } from './quant/edges.js';
 
@@ -195,6 +199,19 @@ function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
   } as RuleSet;
 }
 
+/**
+ * Key centering measures its offsets on the calibration data in a first pass over the whole
+ * graph, which layer-by-layer calibration does not make; vLLM (--checkpoint) does not subtract
+ * an offset from the keys.
+ */
+function checkCentering(opts: CompileOptions, rules: string, checkpoint: boolean): void {
+  const refuse = (what: string, why: string): never => {
+    throw new UsageError(`${what}: the rule set "${rules}" centers the keys (ctc_extensions.k_cache_centering), ${why}. Use a rule set without ctc_extensions, or leave out ${what}.`);
+  };
+  if (opts.layerwise || (opts.maxDeviceMemory !== undefined)) refuse(opts.layerwise ? '--layerwise' : '--max-device-memory', 'whose offsets are measured in one whole-graph pass, which layer-by-layer calibration does not make');
+  if (checkpoint) refuse('--checkpoint', 'which vLLM does not apply: its cache would hold keys without the offset, quantized with scales observed on centered ones');
+}
+
 /** Every scale of an edge must be a normal number of its type: QuantizeLinear divides by it. */
 function checkScales(e: QuantEdge, qp: QParams, r: Range, type: ScaleType, sets: number): void {
   qp.scale.forEach((s, h) => {
@@ -279,20 +296,60 @@ async function compilePlanned(
       `--checkpoint: the rule set "${rules.name}" rotates Q and K (transform_config at q_attn/k_cache), which vLLM does not apply to attention; its cache would hold un-rotated keys quantized with scales observed on rotated ones. Leave out --checkpoint (the ONNX model and its config are still written) or use a rule set without transform_config.`,
     );
   }
+  const centering = rules.ctcExtensions.kCacheCentering !== null;
+  if (centering) checkCentering(opts, rules.name, ckpt !== undefined);
   const passes = new PassPipeline();
   const cacheIo = opts.cacheIo ?? 'float';
+  // Statistics name the model they were observed on; with a transform, also the transforms (the
+  // values are the same whichever cache I/O the transformed graph has).
+  const transforms = [...(rotations.size > 0 ? [rules.transformConfig] : []), ...(centering ? [rules.ctcExtensions] : [])];
+  const statsModel = transforms.length > 0 ? modelHash(Buffer.concat([bytes, Buffer.from(transforms.map((t) => JSON.stringify(t)).join(''))])) : modelHash(bytes);
+  const fromStats = opts.stats !== undefined && opts.stats.length > 0;
+  const merged = fromStats ? mergeStats(opts.stats!.map(readStats), opts.stats!) : undefined;
+  if (merged !== undefined && merged.model !== statsModel) {
+    throw new CtcError(`${opts.stats![0]}: these statistics were observed on another model than ${opts.model}${transforms.length > 0 ? ' transformed by this rule set' : ''}`);
+  }
+  // Key centering's first calibration pass: the mean keys of the float model, before any
+  // transform, summed per set (a statistics file carries the sums of its sets).
+  // Only where the scores reach the softmax as they are: a softcap's tanh would see the shift.
+  const capped = (s: Site): boolean => s.variant['softcap'] === 'tanh' || (s.anchor.floatAttr('softcap') ?? 0) !== 0;
+  const keySites = centering ? plans.map((p) => p.site).filter((s) => !capped(s)) : [];
+  for (const p of centering ? plans.filter((x) => capped(x.site)) : []) {
+    opts.warn(`${p.site.name}: its attention scores are soft-capped (tanh), so subtracting a key offset would change them; its keys are quantized without centering`);
+  }
+  let keySums = new Map<string, KeySum[]>();
+  let means = new Map<Site, Float64Array>();
+  if (centering && fromStats) {
+    means = keyMeans(merged!.batches.map((b) => b.keySums), keySites, opts.stats!.join(', '));
+  } else if (centering) {
+    keySums = await measureKeySums(model, keySites, {
+      bytes,
+      modelPath: opts.model,
+      sets: data,
+      providers: opts.providers ?? ['cpu'],
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.devices ? { devices: opts.devices } : {}),
+      progress: opts.progress,
+      warn: opts.warn,
+    });
+    means = keyMeans([...keySums.values()], keySites, 'the calibration data');
+  }
   // Rotations come first, so that calibration observes the rotated Q and K; the quantized
   // edges follow their values, and calibration runs the rotated model's own bytes.
   let edges = planned.edges;
   let calibrationBytes = bytes;
-  // Statistics name the model they were observed on; with a transform, also the rotation (the
-  // values are the same whichever cache I/O the rotated graph has).
-  const statsModel = rotations.size > 0 ? modelHash(Buffer.concat([bytes, Buffer.from(JSON.stringify(rules.transformConfig))])) : modelHash(bytes);
+  let rotated: ReadonlyMap<Value, Value> = new Map();
   if (rotations.size > 0) {
-    const { rotated } = passes.run(rotateQkPass, model, rotations, cacheIo);
+    rotated = passes.run(rotateQkPass, model, rotations, cacheIo).rotated;
     edges = carryEdges(edges, (v) => rotated.get(v) ?? v);
-    calibrationBytes = Buffer.concat(encodeModel(model).chunks);
   }
+  // The offset in the space of the quantized keys: μ, or μ·H where they are rotated.
+  const offsets = new Map([...means].map(([site, mean]) => [site, offsetOf(mean, site.numKvHeads, site.headDim, rotations.get(site)?.args.head_dim)]));
+  if (centering) {
+    const { centered } = passes.run(centerKPass, model, offsets, rotated, cacheIo);
+    edges = carryEdges(edges, (v) => centered.get(v) ?? v);
+  }
+  if (rotations.size > 0 || centering) calibrationBytes = Buffer.concat(encodeModel(model).chunks);
   // Only attention groups name the class; a kv-only rule set needs none.
   const hasGroups = plans.some((p) => p.group !== undefined);
   const attentionClass = opts.attentionClass ?? (ckpt && hasGroups ? attentionClassOf(ckpt.config, join(ckpt.dir, 'config.json')) : undefined);
@@ -301,11 +358,9 @@ async function compilePlanned(
   let stats: Omit<Stats, 'model'>;
   let calibrationSeconds = 0;
   let sets = 0;
-  if (opts.stats !== undefined && opts.stats.length > 0) {
-    const merged = mergeStats(opts.stats.map(readStats), opts.stats);
+  if (merged !== undefined) {
     stats = merged;
-    if (merged.model !== statsModel) throw new CtcError(`${opts.stats[0]}: these statistics were observed on another model than ${opts.model}${rotations.size > 0 ? ' rotated by this transform_config' : ''}`);
-    checkStatsEdges(stats, edgeKeys(edges), opts.stats[0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
+    checkStatsEdges(stats, edgeKeys(edges), opts.stats![0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
     sets = stats.batches.length;
   } else {
     if (opts.calibRandom !== undefined) {
@@ -332,6 +387,7 @@ async function compilePlanned(
         : await calibrate({ ...run, graph: observerGraph(model, calibrationBytes, edges, passes) });
     calibrationSeconds = (performance.now() - t0) / 1000;
     sets = data.length;
+    if (centering) stats = { ...stats, batches: stats.batches.map((b) => ({ ...b, keySums: keySums.get(b.set)! })) };
   }
   if (writes.saveStats !== undefined) {
     // Saved statistics name their model by its hash, so that --stats refuses another model's.
@@ -377,8 +433,8 @@ async function compilePlanned(
     model,
     layout,
     {
-      [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans, sites, { form: 'recipe', attentionClass }), null, 2)}\n`,
-      [SCALES_FILE]: `${JSON.stringify(scalesJson(edges, qparams, groupSites), null, 2)}\n`,
+      [CONFIG_FILE]: `${JSON.stringify(quantizationConfig(rules, plans, sites, { form: 'recipe', attentionClass, centered: [...offsets.keys()].map((s) => s.name) }), null, 2)}\n`,
+      [SCALES_FILE]: `${JSON.stringify(scalesJson(edges, qparams, groupSites, new Map([...offsets].map(([s, m]) => [s.name, { heads: s.numKvHeads, values: m }]))), null, 2)}\n`,
       [RECORD_FILE]: `${JSON.stringify(record, null, 2)}\n`,
       ...(opts.report ? { [REPORT_FILE]: renderReport(record) } : {}),
     },

@@ -16,10 +16,21 @@ export interface EdgeBatch {
   readonly mseMax?: number[];
 }
 
+/** Key centering's first pass on one set: per site, the sum of the keys per head and channel. */
+export interface KeySum {
+  readonly site: string;
+  /** [kv_heads · head_dim], head-major. */
+  readonly sum: number[];
+  /** How many key vectors (per head) were summed. */
+  readonly count: number;
+}
+
 export interface Batch {
   readonly set: string;
   /** Indexed like `edges`. */
   readonly edges: EdgeBatch[];
+  /** Rule sets with ctc_extensions.k_cache_centering only (calibrate/key-means.ts). */
+  readonly keySums?: KeySum[];
 }
 
 export interface EdgeKey {
@@ -133,8 +144,17 @@ export function checkStats(doc: Json, file: string): Stats {
     const set = string(batch['set'], `batches[${b}].set`);
     const per = array(batch['edges'], `batches[${b}].edges`);
     if (per.length !== edges.length) fail(`batches[${b}].edges`, `has ${per.length} entries, but the file lists ${edges.length} edges: one per edge`);
+    const keySums = batch['keySums'] === undefined ? undefined : array(batch['keySums'], `batches[${b}].keySums`).map((z, j): KeySum => {
+      const path = `batches[${b}].keySums[${j}]`;
+      const ks = object(z, path);
+      const sum = array(ks['sum'], `${path}.sum`);
+      const count = ks['count'];
+      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) fail(`${path}.count`, `expected a count of key vectors (a whole number ≥ 0), found ${count === undefined ? 'nothing (the key is missing)' : kind(count)}`);
+      return { site: string(ks['site'], `${path}.site`), sum: numbers(sum, `${path}.sum`, sum.length), count: count as number };
+    });
     return {
       set,
+      ...(keySums !== undefined ? { keySums } : {}),
       edges: per.map((y, k): EdgeBatch => {
         const path = `batches[${b}].edges[${k}]`;
         const e = object(y, path);

@@ -4,7 +4,8 @@
  *   { "io": "quantized" | "float" | "none",
  *     "tensors": [ { "name", "direction": "input"|"output", "type", "shape",
  *                    "quantization": { "scale", "zeroPoint", "axis" } | null,
- *                    "rotation": { "type": "hadamard", "headDim", "holds" } | null } ],
+ *                    "rotation": { "type": "hadamard", "headDim", "holds" } | null,
+ *                    "offset": { "initializer", "holds" } (only where the cache holds centered keys) } ],
  *     "emptyCache": how to start a generation }
  *
  * A cache tensor is a past input or present output the attention sites name, or, in a model
@@ -13,6 +14,8 @@
  * DequantizeLinear (float I/O). Its quantization is the Q/DQ node's scale and zero point
  * initializers (by name) and axis. Its rotation is set when the cache holds keys rotated by a
  * transform_config (SpinQuant R3 with --cache-io quantized): the model's KV rotation record.
+ * Its offset is set when the cache holds keys minus the calibrated offset m of key centering
+ * (ctc_extensions.k_cache_centering with --cache-io quantized): the model's KV offset record.
  */
 import type { Site } from '../attention/site.js';
 import type { Model } from '../ir/model.js';
@@ -21,6 +24,7 @@ import { elemTypeOf, shapeOf } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
 import { dataTypeInfo } from '../ir/dtypes.js';
 import { Op } from '../onnx/ops.js';
+import { readKvOffset } from '../transform/kv-offset.js';
 import { readKvRotation } from '../transform/kv-rotation.js';
 
 export interface CacheTensorJson {
@@ -30,6 +34,8 @@ export interface CacheTensorJson {
   readonly shape: (number | string | null)[] | null;
   readonly quantization: { readonly scale: string; readonly zeroPoint: string | null; readonly axis: number } | null;
   readonly rotation: { readonly type: 'hadamard'; readonly headDim: number; readonly holds: string } | null;
+  /** The initializer m that the stored keys are offset by (stored = keys − m, after the rotation). */
+  readonly offset?: { readonly initializer: string; readonly holds: string };
 }
 
 export interface CacheInterfaceJson {
@@ -44,6 +50,7 @@ const quantOf = (n: Node | undefined): CacheTensorJson['quantization'] =>
 export function cacheInterface(model: Model, sites: readonly Site[]): CacheInterfaceJson {
   const g = model.graph;
   const rotated = readKvRotation(model);
+  const centered = readKvOffset(model);
   const describe = (v: Value, direction: 'input' | 'output', q: Node | undefined): CacheTensorJson => {
     const t = elemTypeOf(v.type);
     const shape = shapeOf(v.type);
@@ -51,7 +58,9 @@ export function cacheInterface(model: Model, sites: readonly Site[]): CacheInter
       rotated !== undefined && rotated.tensors.includes(v.name)
         ? { type: 'hadamard' as const, headDim: rotated.head_dim, holds: `K·H: the keys times the orthonormal Hadamard matrix of order ${rotated.head_dim} (block-diagonal over head_dim); H is its own inverse, so K = stored·H` }
         : null;
-    return { name: v.name, direction, type: t === undefined ? 'unknown' : dataTypeInfo(t).name, shape: shape ? shape.map((d) => d ?? null) : null, quantization: quantOf(q), rotation };
+    const m = centered?.tensors[v.name];
+    const offset = m !== undefined ? { offset: { initializer: m, holds: `${centered!.holds}; m is the initializer ${m} (broadcast over batch and positions), so the keys are stored + m${rotation !== null ? ', then times H' : ''}` } } : {};
+    return { name: v.name, direction, type: t === undefined ? 'unknown' : dataTypeInfo(t).name, shape: shape ? shape.map((d) => d ?? null) : null, quantization: quantOf(q), rotation, ...offset };
   };
   const named = new Set(sites.flatMap((s) => (s.cache ? [s.cache.pastKey, s.cache.pastValue, s.cache.presentKey, s.cache.presentValue] : [])).filter((n): n is string => n !== null));
   const tensors: CacheTensorJson[] = [];

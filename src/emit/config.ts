@@ -15,6 +15,11 @@
  * - `transform_config` the rule set's (SpinQuant R3: a hadamard scheme at q_attn and k_cache), in
  *   compressed-tensors' TransformConfig serialization (every field, precision as "torch.float32").
  *
+ * - `ctc_extensions` (only for a rule set that has them): what compressed-tensors cannot state,
+ *   under a name no compressed-tensors key uses, each documented in place. `k_cache_centering`:
+ *   the keys are quantized minus a calibrated per-head, per-channel offset (src/transform/kv-offset.ts),
+ *   which vLLM does not apply, so the k_scale of those sites quantizes K − m, not K.
+ *
  * ctc's own target `attention` has no compressed-tensors spelling: it is written as the
  * architecture's attention class (`LlamaAttention`) when the Hugging Face config is known,
  * otherwise as the exact names of the sites it quantized.
@@ -54,6 +59,29 @@ export interface ConfigOptions {
   readonly attentionClass?: string | undefined;
   /** `recipe`: targets as the rule set wrote them; `vllm`: each group targets the attention class. */
   readonly form: 'recipe' | 'vllm';
+  /** The sites whose keys key centering shifted (ctc_extensions.k_cache_centering), if any. */
+  readonly centered?: readonly string[];
+}
+
+/** ctc_extensions as quantization_config.json states them, or nothing for a rule set without. */
+function extensionsJson(rules: RuleSet, targets: readonly string[]): Record<string, unknown> | undefined {
+  if (rules.ctcExtensions.kCacheCentering === null) return undefined;
+  const rotated = rules.transformConfig !== null;
+  return {
+    k_cache_centering: {
+      description:
+        'ctc extension, not compressed-tensors: before the keys of these attention modules are quantized' +
+        (rotated ? ' (after the transform_config rotation at k_cache)' : '') +
+        ', a constant offset m per kv head and channel is subtracted: the mean of those keys over the calibration data. ' +
+        'Exact for attention, since q·(k − m) shifts every score of a query by the same q·m and softmax ignores that. ' +
+        `vLLM and compressed-tensors do not apply it: k_scale quantizes ${rotated ? 'K·H − m' : 'K − m'}, not the keys themselves.`,
+      statistic: rules.ctcExtensions.kCacheCentering.statistic,
+      targets: [...targets],
+      offsets:
+        `m per module as "<module>.k_offset" in scales.json (shape [num_kv_heads, head_dim]${rotated ? ', in the rotated space: the mean of K·H' : ''}), ` +
+        'and as initializers "<module>.k_offset" of model.onnx',
+    },
+  };
 }
 
 /** `plans` are the quantized sites, `sites` every attention site of the model. */
@@ -83,7 +111,8 @@ export function quantizationConfig(rules: RuleSet, plans: readonly SitePlan[], s
   // attention (the last one wins), or the kv-only scheme.
   const withCache = plans.filter((p) => p.site.cache !== null);
   const kv = withCache.length > 0 ? argsJson(withCache[withCache.length - 1]!.k) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
-  return envelope(groups, ignore, kv, transformJson(rules.transformConfig, (t) => (t !== 'attention' ? [t] : opts.attentionClass !== undefined ? [opts.attentionClass] : sites.map((s) => s.name))));
+  const transform = transformJson(rules.transformConfig, (t) => (t !== 'attention' ? [t] : opts.attentionClass !== undefined ? [opts.attentionClass] : sites.map((s) => s.name)));
+  return envelope(groups, ignore, kv, transform, extensionsJson(rules, opts.centered ?? []));
 }
 
 /** compressed-tensors' TransformConfig as it serializes, ctc's `attention` target spelt by `spell`. */
@@ -118,11 +147,18 @@ export function ruleSetConfig(rules: RuleSet, attentionClass: string): Record<st
   });
   const last = Object.values(rules.configGroups).at(-1);
   const kv = last !== undefined ? argsJson(last.input_activations) : rules.kvCacheScheme ? argsJson(rules.kvCacheScheme) : null;
-  return envelope(groups, [], kv, transformJson(rules.transformConfig, (t) => [t === 'attention' ? attentionClass : t]));
+  return envelope(groups, [], kv, transformJson(rules.transformConfig, (t) => [t === 'attention' ? attentionClass : t]), extensionsJson(rules, [attentionClass]));
 }
 
-function envelope(groups: Record<string, unknown>, ignore: readonly string[], kv: Record<string, unknown> | null, transform: Record<string, unknown>): Record<string, unknown> {
+function envelope(
+  groups: Record<string, unknown>,
+  ignore: readonly string[],
+  kv: Record<string, unknown> | null,
+  transform: Record<string, unknown>,
+  extensions: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   return sortKeys({
+    ...(extensions !== undefined ? { ctc_extensions: extensions } : {}),
     config_groups: groups,
     format: 'dense',
     global_compression_ratio: null,

@@ -62,6 +62,16 @@ const transformSchemeSchema = z.strictObject({
 
 const transformConfigSchema = z.strictObject({ config_groups: z.record(z.string(), transformSchemeSchema) });
 
+/**
+ * ctc's own transforms, which compressed-tensors cannot state (so vLLM does not apply them):
+ * `k_cache_centering` subtracts, before the keys are quantized, the mean of each key head's
+ * channels over the calibration data (after the transform_config rotation, if any).
+ */
+const ctcExtensionsSchema = z.strictObject({
+  $comment: z.string().optional(),
+  k_cache_centering: z.strictObject({ $comment: z.string().optional(), statistic: z.literal('mean').default('mean') }).optional(),
+});
+
 export const ruleFileSchema = z.strictObject({
   $comment: z.string().optional(),
   description: z.string().default(''),
@@ -69,6 +79,7 @@ export const ruleFileSchema = z.strictObject({
   kv_cache_scheme: argsSchema.nullable().default(null),
   ignore: z.array(z.string()).default([]),
   transform_config: transformConfigSchema.nullable().default(null),
+  ctc_extensions: ctcExtensionsSchema.nullable().default(null),
 });
 
 /** Where an online transform runs: compressed-tensors' TransformLocation for attention. */
@@ -100,6 +111,12 @@ export interface TransformConfig {
   readonly config_groups: Readonly<Record<string, TransformScheme>>;
 }
 
+/** ctc_extensions of a rule file: transforms beyond compressed-tensors' fields (see ctcExtensionsSchema). */
+export interface CtcExtensions {
+  /** Subtract each key head's calibrated per-channel mean before quantization (exact for attention). */
+  readonly kCacheCentering: { readonly statistic: 'mean' } | null;
+}
+
 export interface QuantizationScheme {
   readonly targets: readonly string[];
   readonly input_activations: QuantizationArgs;
@@ -115,6 +132,7 @@ export interface RuleSet {
   readonly ignore: readonly string[];
   /** Rotations before quantization (SpinQuant R3), or null. */
   readonly transformConfig: TransformConfig | null;
+  readonly ctcExtensions: CtcExtensions;
   readonly warnings: readonly string[];
 }
 
@@ -207,7 +225,9 @@ export function parseRuleSet(json: unknown, name: string, file: string, locate?:
   for (const [i, t] of r.ignore.entries()) checkTarget(t, `ignore.${i}`, fail);
   for (const [g, s] of Object.entries(groups)) s.targets.forEach((t, i) => checkTarget(t, `config_groups.${g}.targets.${i}`, fail));
   const transformConfig = r.transform_config === null ? null : checkTransformConfig(r.transform_config, fail);
-  return { name, source: file, description: r.description, configGroups: groups, kvCacheScheme: kv, ignore: r.ignore, transformConfig, warnings };
+  const centering = r.ctc_extensions?.k_cache_centering;
+  const ctcExtensions: CtcExtensions = { kCacheCentering: centering === undefined ? null : { statistic: centering.statistic } };
+  return { name, source: file, description: r.description, configGroups: groups, kvCacheScheme: kv, ignore: r.ignore, transformConfig, ctcExtensions, warnings };
 }
 
 const LOCATIONS = ['input', 'weight_input', 'weight_output', 'output', 'k_cache', 'q_attn'];
