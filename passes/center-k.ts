@@ -47,6 +47,22 @@ export interface CenterResult {
   readonly centeredCache: readonly string[];
 }
 
+/**
+ * Why subtracting a key offset would change what a site computes, or undefined when it does not:
+ * the scores must reach the softmax shifted by the same q·m for every key and be seen nowhere
+ * else. A softcap's tanh sees the shift; so does a fused op's exposed QK output (the ONNX
+ * Attention op's qk_matmul_output other than after the softmax, mode 3).
+ */
+export function whyNotCentered(site: Site, isGraphOutput: (v: Value) => boolean): string | undefined {
+  const a = site.anchor;
+  if (site.variant['softcap'] === 'tanh' || (a.floatAttr('softcap') ?? 0) !== 0) return 'its attention scores are soft-capped (tanh), which a key offset would change';
+  const qk = a.is(Op.MatMul) ? undefined : a.outputs[3];
+  if (qk !== undefined && (qk.uses().length > 0 || isGraphOutput(qk)) && a.intAttr('qk_matmul_output_mode', 0) !== 3) {
+    return `its op exposes the attention scores before the softmax (${qk.name}), which a key offset would change`;
+  }
+  return undefined;
+}
+
 /** The shape m broadcasts with on an edge: the head axis and everything after it (head_dim last). */
 function offsetShape(layout: Edge['layout'], rank: number, headAxis: number, heads: number, headDim: number): number[] {
   if (layout === 'BSE') return [heads * headDim];

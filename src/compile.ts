@@ -23,6 +23,7 @@ import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { PassPipeline } from '../passes/pass.js';
+import { whyNotCentered } from '../passes/center-k.js';
 import { findSites, rejectionLabel } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
@@ -311,11 +312,12 @@ async function compilePlanned(
   }
   // Key centering's first calibration pass: the mean keys of the float model, before any
   // transform, summed per set (a statistics file carries the sums of its sets).
-  // Only where the scores reach the softmax as they are: a softcap's tanh would see the shift.
-  const capped = (s: Site): boolean => s.variant['softcap'] === 'tanh' || (s.anchor.floatAttr('softcap') ?? 0) !== 0;
-  const keySites = centering ? plans.map((p) => p.site).filter((s) => !capped(s)) : [];
-  for (const p of centering ? plans.filter((x) => capped(x.site)) : []) {
-    opts.warn(`${p.site.name}: its attention scores are soft-capped (tanh), so subtracting a key offset would change them; its keys are quantized without centering`);
+  // Only where the offset leaves the site's outputs as they are (center-k's whyNotCentered).
+  const keySites: Site[] = [];
+  for (const p of centering ? plans : []) {
+    const why = whyNotCentered(p.site, (v) => model.graph.outputs.includes(v));
+    if (why === undefined) keySites.push(p.site);
+    else opts.warn(`${p.site.name}: ${why}; its keys are quantized without centering`);
   }
   let keySums = new Map<string, KeySum[]>();
   let means = new Map<Site, Float64Array>();

@@ -39,6 +39,9 @@ export function rulesCommand(name: string | undefined, out: (s: string) => void,
     const at = t.apply.map((a) => `${a.location} of ${a.targets.join(', ')}`).join('; ');
     lines.push(`transform_config ${g}: ${t.type} rotation over head_dim (${t.head_dim ?? "the model's head dim"}) at ${at}, before quantization`);
   }
+  if (rules.ctcExtensions.kCacheCentering !== null) {
+    lines.push('ctc_extensions k_cache_centering: the calibrated mean of each kv head\'s keys subtracted before they are quantized (exact for attention; a ctc extension that vLLM does not apply)');
+  }
   if (rules.ignore.length) lines.push(`ignore: ${rules.ignore.join(', ')} (config groups only; compressed-tensors applies kv_cache_scheme regardless)`);
   lines.push('', `--- ${rules.source}`, readFileSync(builtinRuleNames().includes(name) ? builtinRuleFile(name) : rules.source, 'utf8').trimEnd());
   out(lines.join('\n'));

@@ -70,7 +70,8 @@ export function gridSteps(model: Model): Map<string, number> {
   const out = new Map<string, number>();
   for (const o of model.graph.outputs) {
     const p = o.producer();
-    const dq = p?.is(Op.DequantizeLinear) ? p : rotatedBack(o)?.dq;
+    const guard = behindOffset(o).producer();
+    const dq = p?.is(Op.DequantizeLinear) ? p : guard?.is(Op.Max) && guard.inputs[0]?.producer()?.is(Op.DequantizeLinear) ? guard.inputs[0].producer() : rotatedBack(o)?.dq;
     if (!dq?.is(Op.DequantizeLinear)) continue;
     const spacing = dq.inputs[2]?.initializer?.dataType === DataType.FLOAT8E4M3FN ? FLOAT8_E4M3_MAX_SPACING : 1;
     out.set(o.name, spacing * Math.max(...dq.inputs[1]!.initializer!.toFloat32()));
@@ -105,6 +106,15 @@ export function levelChecks(runs: Map<OptimizationLevel, Outputs>, reference: Ou
 }
 
 /**
+ * What center-k adds its key offset m back to (Add of an initializer), or the value itself: a
+ * constant offset moves no code, and cancels in the differences between levels.
+ */
+function behindOffset(v: Value): Value {
+  const p = v.producer();
+  return p?.is(Op.Add) && p.inputs[1]?.initializer !== undefined ? p.inputs[0]! : v;
+}
+
+/**
  * A graph output that rotate-qk turns back (present keys under a transform_config with float
  * cache I/O): MatMul(guarded DequantizeLinear, Hadamard initializer). Its grid is in the rotated
  * space, where one flipped code moves one element; turned back it moves a whole head's row.
@@ -113,7 +123,7 @@ function rotatedBack(o: Value): { dq: Node; matrix: Float32Array; width: number 
   const mm = o.producer();
   if (!mm?.is(Op.MatMul)) return undefined;
   const h = mm.inputs[1]?.initializer;
-  const guard = mm.inputs[0]?.producer();
+  const guard = behindOffset(mm.inputs[0]!).producer();
   const dq = guard?.is(Op.Max) ? guard.inputs[0]?.producer() : undefined;
   if (h === undefined || !dq?.is(Op.DequantizeLinear)) return undefined;
   return { dq, matrix: h.toFloat32(), width: h.dims[0]! };

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PASSES, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../../passes/index.js';
+import { PASSES, centerKPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../../passes/index.js';
 import { qdqNeeds } from '../../passes/insert-qdq.js';
 import { PassPipeline } from '../../passes/pass.js';
 import type { Pass, PassResult } from '../../passes/pass.js';
@@ -57,6 +57,7 @@ describe('the pass contract', () => {
       ['insert-qdq', true],
       ['cache-io', true],
       ['rotate-qk', true],
+      ['center-k', true],
     ]);
   });
 
@@ -69,6 +70,18 @@ describe('the pass contract', () => {
     const r = rotateQkPass.run(model, new Map([[site, { scheme: 'R3', args: { type: 'hadamard', apply: [], randomize: false, requires_grad: false, head_dim: site.headDim, precision: 'torch.float32' } }]]), 'float');
     expect(r.modified).toBe(true);
     expect(r.rotated.size).toBe(2);
+    expect(same(bytesOf(model), before)).toBe(false);
+  });
+
+  it('center-k: modified only when a site is centered; in place', () => {
+    const { model } = planted();
+    const before = bytesOf(model);
+    expect(centerKPass.run(model, new Map(), new Map(), 'float').modified).toBe(false);
+    expect(same(bytesOf(model), before)).toBe(true);
+    const site = findSites(model, ATTENTION_PATTERNS).sites[0]!;
+    const r = centerKPass.run(model, new Map([[site, Float64Array.from({ length: site.numKvHeads * site.headDim }, (_, i) => i + 1)]]), new Map(), 'float');
+    expect(r.modified).toBe(true);
+    expect(r.centered.size).toBe(1);
     expect(same(bytesOf(model), before)).toBe(false);
   });
 

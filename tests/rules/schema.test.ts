@@ -23,7 +23,7 @@ const group = (input: Record<string, unknown>, extra: Record<string, unknown> = 
 
 describe('built-in rule sets', () => {
   it('are the eight of the issue', () => {
-    expect(builtinRuleNames()).toEqual(['fp8-head', 'fp8-kv-head', 'fp8-kv-r3', 'fp8-kv-tensor', 'fp8-tensor', 'int4-kv-head', 'int4-kv-r3', 'int4-kv-tensor', 'int8-head', 'int8-tensor']);
+    expect(builtinRuleNames()).toEqual(['fp8-head', 'fp8-kv-head', 'fp8-kv-r3', 'fp8-kv-tensor', 'fp8-tensor', 'int4-kv-head', 'int4-kv-r3', 'int4-kv-r3-centered', 'int4-kv-tensor', 'int8-head', 'int8-tensor']);
   });
   it('fp8-head: one attention group, float8 per head, static_minmax', () => {
     const r = loadRuleSet('fp8-head');
