@@ -54,9 +54,12 @@ describe('key centering in the rule file and the outputs', () => {
     const { transform_config: _, ...noR3 } = rulesJson('int4-kv-r3-centered');
     const rules = join(dir, 'int4-kv-centered.json');
     writeFileSync(rules, JSON.stringify(noR3));
-    const ckpt = ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--checkpoint', join(LLAMA, '..', 'hf'), '-o', join(dir, 'a'), '--quiet');
+    // fp8, which vLLM serves (an int4 cache is refused for --checkpoint before that)
+    const fp8 = join(dir, 'fp8-kv-centered.json');
+    writeFileSync(fp8, JSON.stringify({ ...noR3, kv_cache_scheme: rulesJson('fp8-kv-head')['kv_cache_scheme'] }));
+    const ckpt = ctc('compile', LLAMA, '--rules', fp8, '--calib-sets', '0', '--checkpoint', join(LLAMA, '..', 'hf'), '-o', join(dir, 'a'), '--quiet');
     expect(ckpt.code).toBe(1);
-    expect(ckpt.stderr).toMatch(/--checkpoint: the rule set "int4-kv-centered" centers the keys .*vLLM does not apply/);
+    expect(ckpt.stderr).toMatch(/--checkpoint: the rule set "fp8-kv-centered" centers the keys .*vLLM does not apply/);
     const layerwise = ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--layerwise', '-o', join(dir, 'b'), '--quiet');
     expect(layerwise.code).toBe(1);
     expect(layerwise.stderr).toMatch(/--layerwise: the rule set "int4-kv-centered" centers the keys .*one whole-graph pass/);

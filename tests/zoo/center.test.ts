@@ -1,0 +1,53 @@
+/**
+ * center-k on a sample of the export zoo (every third model, so that the suite stays short):
+ * each model whose attention sites ctc finds, rotated (R3) and centered with an offset that is
+ * different for every kv head, quantization off, still computes its stored float outputs
+ * (output_K.pb, onnxruntime on the original) within float error. Sites where the offset would
+ * show (soft-capped scores, scores leaving the op) are left as center-k's whyNotCentered says.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { centerK, whyNotCentered } from '../../passes/center-k.js';
+import { rotateQk } from '../../passes/rotate-qk.js';
+import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
+import { findSites } from '../../src/attention/find-sites.js';
+import { loadModel, saveModel } from '../../src/onnx/model-file.js';
+import { ZOO, outputErrors, zooModels } from './zoo.js';
+
+const block = (headDim: number): number => headDim & -headDim;
+
+describe('zoo sample: rotated and centered keys, quantization off, the same outputs', () => {
+  const centered: string[] = [];
+  const sample = zooModels().filter((_, i) => i % 3 === 0);
+  for (const m of sample) {
+    it(m.name, async () => {
+      const model = loadModel(join(ZOO, m.name, 'model.onnx'));
+      let found;
+      try {
+        found = findSites(model, ATTENTION_PATTERNS).sites;
+      } catch {
+        return; // a site ctc refuses: tests/zoo/inspect.test.ts and expected-failures.json pin why
+      }
+      const sites = found.filter((s) => s.q !== undefined && whyNotCentered(s, (v) => model.graph.outputs.includes(v)) === undefined);
+      if (sites.length === 0) return;
+      const rotations = new Map(sites.map((s) => [s, { scheme: 'R3', args: { type: 'hadamard' as const, apply: [], randomize: false as const, requires_grad: false, head_dim: block(s.headDim), precision: 'torch.float32' as const } }]));
+      const { rotated } = rotateQk(model, rotations, 'float');
+      const offsets = new Map(sites.map((s) => [s, Float64Array.from({ length: s.numKvHeads * s.headDim }, (_, i) => 0.5 * (Math.floor(i / s.headDim) + 1) + 0.05 * Math.cos(i))]));
+      expect(centerK(model, offsets, rotated, 'float').centered.size).toBeGreaterThanOrEqual(sites.length);
+      const dir = mkdtempSync(join(tmpdir(), 'ctc-zoo-center-'));
+      try {
+        saveModel(model, join(dir, 'model.onnx'));
+        const errors = await outputErrors(m, join(dir, 'model.onnx'));
+        for (const e of errors) expect(e.relRms, `${e.output} set ${e.set}`).toBeLessThan(1e-5);
+        centered.push(m.name);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  it('the sampled zoo models with sites were centered (27 of 40 when this was written)', () => {
+    expect(centered.length).toBeGreaterThanOrEqual(20);
+  });
+});
