@@ -327,7 +327,8 @@ async function compilePlanned(
     keySums = await measureKeySums(model, keySites, {
       bytes,
       modelPath: opts.model,
-      sets: data,
+      // each set's tensor sizes checked against this machine before onnxruntime sees it
+      sets: sizeCheckedSets(data, model),
       providers: opts.providers ?? ['cpu'],
       ...(opts.threads ? { threads: opts.threads } : {}),
       ...(opts.devices ? { devices: opts.devices } : {}),
