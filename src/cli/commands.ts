@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { compileCommand } from './compile-command.js';
 import { evalCommand } from './eval-command.js';
 import { inspectCommand } from './inspect.js';
+import type { Io } from './io.js';
 import { reportCommand } from './report-command.js';
 import { rulesCommand } from './rules-command.js';
 
@@ -23,11 +24,11 @@ function refuseRepeats(args: object): void {
   }
 }
 
-const print = (s: string): void => {
-  process.stdout.write(`${s}\n`);
-};
-
-export function registerCommands(parser: Argv, fail: Fail): void {
+/** Register the commands on `parser`: results go to io.stdout, warnings and progress to io.stderr. */
+export function registerCommands(parser: Argv, io: Io, fail: Fail): void {
+  const print = (s: string): void => {
+    io.stdout.write(`${s}\n`);
+  };
   /** A handler whose errors go to `fail` (which reports them and sets the exit code). */
   const guarded =
     <A>(run: (a: A) => unknown) =>
@@ -119,6 +120,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
             quiet: a.quiet,
           },
         print,
+        io.stderr,
       ),
     ),
   );
@@ -136,7 +138,7 @@ export function registerCommands(parser: Argv, fail: Fail): void {
         .option('report', { type: 'string', describe: "Write an HTML page to FILE: perplexity, KL, top-1 and KL by position (with the candidate folder's compile report when it has compile.json)" })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc eval corpus/llama-gqa-bytes-ts-eager/model.onnx out/model.onnx --sets 8-15', 'Perplexity of both on sets 8-15'),
-    guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet, report: a.report }, print)),
+    guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet, report: a.report }, print, io.stderr)),
   );
   parser.command(
     'report <outdir>',

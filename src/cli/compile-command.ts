@@ -10,6 +10,7 @@ import type { ExecutionProvider } from '../calibrate/ort.js';
 import { UsageError } from '../errors.js';
 import { parseSetRange } from '../calibrate/data.js';
 import { parseCalibRandom, parseDims, parseThreads } from './options.js';
+import type { Writer } from './io.js';
 import { makeProgress } from './progress.js';
 import { table } from './table.js';
 
@@ -75,7 +76,8 @@ export function defaultOutDir(model: string, rules: string): string {
   return `${stem}-${basename(rules).replace(/\.json$/, '')}`;
 }
 
-export async function compileCommand(f: CompileFlags, out: (s: string) => void): Promise<void> {
+/** The result goes to `out`; warnings and progress to `err`. */
+export async function compileCommand(f: CompileFlags, out: (s: string) => void, err: Writer): Promise<void> {
   if (f.stats && (f.calib || f.calibSets || f.calibRandom !== undefined)) throw new UsageError('--stats compiles from saved statistics: it cannot be combined with --calib, --calib-sets or --calib-random');
   // Every number is checked before any work (nothing is read until these pass).
   const calibRandom = f.calibRandom === undefined ? undefined : parseCalibRandom(f.calibRandom);
@@ -85,7 +87,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
   const threads = f.threads === undefined ? undefined : parseThreads(f.threads);
   if (f.calibSets !== undefined) parseSetRange(f.calibSets, '--calib-sets');
   const warn = (m: string): void => {
-    process.stderr.write(`ctc: warning: ${m}\n`);
+    err.write(`ctc: warning: ${m}\n`);
   };
   const result = await compile({
     model: f.model,
@@ -111,7 +113,7 @@ export async function compileCommand(f: CompileFlags, out: (s: string) => void):
     ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
     ...(f.attentionClass !== undefined ? { attentionClass: f.attentionClass } : {}),
     cacheIo: parseCacheIo(f.cacheIo),
-    progress: makeProgress({ quiet: f.quiet || f.json }),
+    progress: makeProgress({ quiet: f.quiet || f.json, stream: err }),
     warn,
   });
   out(f.json ? JSON.stringify(compileResultJson(result), null, 2) : summary(result));

@@ -12,6 +12,7 @@ import { readRecord } from '../report/record.js';
 import type { EvalReport } from '../eval/evaluate.js';
 import { sortKeys } from '../emit/config.js';
 import { parseProviders } from './compile-command.js';
+import type { Writer } from './io.js';
 import { makeProgress } from './progress.js';
 import { table } from './table.js';
 
@@ -27,15 +28,16 @@ export interface EvalFlags {
   readonly report?: string | undefined;
 }
 
-export async function evalCommand(f: EvalFlags, out: (s: string) => void): Promise<void> {
+/** The report goes to `out`; warnings and progress to `err`. */
+export async function evalCommand(f: EvalFlags, out: (s: string) => void, err: Writer): Promise<void> {
   const report = await evaluate({
     reference: f.reference,
     candidate: f.candidate,
     ...(f.data ? { data: f.data } : {}),
     ...(f.sets ? { sets: f.sets } : {}),
     providers: parseProviders(f.ep),
-    progress: makeProgress({ quiet: f.quiet || f.json }),
-    warn: (m) => process.stderr.write(`ctc: warning: ${m}\n`),
+    progress: makeProgress({ quiet: f.quiet || f.json, stream: err }),
+    warn: (m) => err.write(`ctc: warning: ${m}\n`),
   });
   out(f.json ? JSON.stringify(sortKeys(report), null, 2) : render(report));
   if (f.report !== undefined) {

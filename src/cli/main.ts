@@ -5,6 +5,10 @@
  *
  * Exit codes: 0 success, 1 a usage or input error (the message says what to change), 2 an
  * internal failure. Stack traces only with --debug.
+ *
+ * main() returns the exit code and writes only to the Io it is given: tests run it in-process.
+ * What concerns the whole process (setting its exit status) is done by the entry point at the
+ * bottom, which runs only when this file is the program.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -14,8 +18,10 @@ import { CtcError, UsageError } from '../errors.js';
 import { VERSION } from './version.js';
 import { limitAddressSpace } from './address-space.js';
 import { registerCommands } from './commands.js';
+import type { Io } from './io.js';
+import { processIo } from './io.js';
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const debug = argv.includes('--debug');
   let failure: unknown;
   const parser = yargs(argv)
@@ -33,35 +39,38 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .alias('V', 'version')
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .wrap(Math.min(110, io.stdout.columns ?? 100))
     .epilogue('Exit codes: 0 success, 1 bad input or usage (the message says what to change), 2 internal error.')
     .fail((msg, err) => {
       // Stop here: a usage error must not reach the command's handler.
       throw err ?? new UsageError(`${msg} (ctc --help, or ctc <command> --help)`);
     })
     .exitProcess(false);
-  registerCommands(parser, (e) => {
+  registerCommands(parser, io, (e) => {
     failure = e;
   });
   try {
-    await parser.parseAsync();
+    // With a callback, yargs hands over what it would print (--help, --version) instead of
+    // writing to the console.
+    await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+      if (output) io.stdout.write(`${output}\n`);
+    });
   } catch (e) {
     failure ??= e;
   }
-  if (failure === undefined) return process.exitCode === undefined ? 0 : Number(process.exitCode);
-  return report(failure, debug);
+  return failure === undefined ? 0 : report(failure, debug, io);
 }
 
-function report(e: unknown, debug: boolean): number {
+function report(e: unknown, debug: boolean, io: Io): number {
   if (e instanceof CtcError) {
-    process.stderr.write(`ctc: ${e.message}\n`);
-    if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+    io.stderr.write(`ctc: ${e.message}\n`);
+    if (debug && e.stack) io.stderr.write(`${e.stack}\n`);
     return 1;
   }
   const err = e as Error;
-  process.stderr.write(`ctc: internal error: ${err?.message ?? String(e)}\n`);
-  if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
-  else process.stderr.write('(run again with --debug for the stack trace, and please report it)\n');
+  io.stderr.write(`ctc: internal error: ${err?.message ?? String(e)}\n`);
+  if (debug && err?.stack) io.stderr.write(`${err.stack}\n`);
+  else io.stderr.write('(run again with --debug for the stack trace, and please report it)\n');
   return 2;
 }
 

@@ -3,11 +3,12 @@
  * nothing with --quiet. Units are sets (calibration, evaluation) or MiB (copying weights).
  */
 import type { Progress } from '../calibrate/run.js';
+import type { Writer } from './io.js';
 
 const count = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 
-export function makeProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream }): Progress {
-  const out = opts.stream ?? process.stderr;
+export function makeProgress(opts: { quiet: boolean; stream: Writer }): Progress {
+  const out = opts.stream;
   if (opts.quiet) return { start: () => {}, tick: () => {}, done: () => {} };
   let total = 0;
   let done = 0;

@@ -36,9 +36,9 @@ const N = SEQ * HIDDEN;
 const ordinary = (k: number): number[] => Array.from({ length: N }, (_, i) => Math.sin(i * 0.7 + k) * 0.8);
 const withAt = (index: number, value: number): number[] => ordinary(1).map((x, i) => (i === index ? value : x));
 
-function compileRefused(model: string, ...args: string[]): string {
+async function compileRefused(model: string, ...args: string[]): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'ctc-finite-out-')), 'o');
-  const r = ctc('compile', model, '--rules', 'fp8-head', '-o', out, ...args);
+  const r = await ctc('compile', model, '--rules', 'fp8-head', '-o', out, ...args);
   expect(r.code, r.stderr).toBe(1);
   expect(r.stderr).not.toMatch(/internal error/);
   expect(existsSync(out)).toBe(false);
@@ -46,41 +46,41 @@ function compileRefused(model: string, ...args: string[]): string {
 }
 
 describe('calibration data must be finite', () => {
-  it('NaN, +Inf and -Inf each name the set, the input file and name, and the element (flat and per axis)', () => {
+  it('NaN, +Inf and -Inf each name the set, the input file and name, and the element (flat and per axis)', async () => {
     const model = modelWithSets([ordinary(0), withAt(5, NaN), withAt(17, Infinity), withAt(23, -Infinity)]);
-    expect(compileRefused(model, '--calib-sets', '0-1')).toMatch(/test_data_set_1: input_0\.pb \("x"\) element 5 \(at \[0, 0, 5\]\) is NaN: calibration needs finite numbers.*leave it out with --calib-sets/);
-    expect(compileRefused(model, '--calib-sets', '2')).toMatch(/test_data_set_2: input_0\.pb \("x"\) element 17 \(at \[0, 2, 1\]\) is Infinity/);
-    expect(compileRefused(model, '--calib-sets', '3')).toMatch(/test_data_set_3: input_0\.pb \("x"\) element 23 \(at \[0, 2, 7\]\) is -Infinity/);
+    expect(await compileRefused(model, '--calib-sets', '0-1')).toMatch(/test_data_set_1: input_0\.pb \("x"\) element 5 \(at \[0, 0, 5\]\) is NaN: calibration needs finite numbers.*leave it out with --calib-sets/);
+    expect(await compileRefused(model, '--calib-sets', '2')).toMatch(/test_data_set_2: input_0\.pb \("x"\) element 17 \(at \[0, 2, 1\]\) is Infinity/);
+    expect(await compileRefused(model, '--calib-sets', '3')).toMatch(/test_data_set_3: input_0\.pb \("x"\) element 23 \(at \[0, 2, 7\]\) is -Infinity/);
   });
-  it('eval refuses non-finite data the same way', () => {
+  it('eval refuses non-finite data the same way', async () => {
     const model = modelWithSets([withAt(2, NaN)]);
-    const r = ctc('eval', model, model);
+    const r = await ctc('eval', model, model);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/test_data_set_0: input_0\.pb \("x"\) element 2 \(at \[0, 0, 2\]\) is NaN/);
   });
 });
 
 describe('activations must be finite', () => {
-  it('a model that overflows on the data (finite inputs) names the set, the edge and the head', () => {
+  it('a model that overflows on the data (finite inputs) names the set, the edge and the head', async () => {
     // 3e38 is a finite float32; times the weights and summed over 8 inputs it overflows (or, with
     // weights of both signs, gives Inf - Inf = NaN) in the Q, K and V projections.
     const model = modelWithSets([ordinary(0), ordinary(2).map((x) => (x > 0 ? 3e38 : -3e38))]);
-    const msg = compileRefused(model);
+    const msg = await compileRefused(model);
     expect(msg).toMatch(/test_data_set_1: the model's activations on edge \S+\.q_scale \(\S+\) reach (-?Infinity|NaN) on head \d: the model overflows or makes NaN on this data/);
   });
 });
 
 describe('scales a float cannot hold are refused, naming the edge', () => {
-  it('all-zero activations compile (epsilon scales); all-but-zero activations (subnormal scale) are exit 1 naming the edge and head', () => {
+  it('all-zero activations compile (epsilon scales); all-but-zero activations (subnormal scale) are exit 1 naming the edge and head', async () => {
     const zeros = modelWithSets([new Array(N).fill(0)]);
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-finite-out-')), 'o');
-    const r = ctc('compile', zeros, '--rules', 'fp8-head', '-o', out, '-q');
+    const r = await ctc('compile', zeros, '--rules', 'fp8-head', '-o', out, '-q');
     expect(r.code, r.stderr).toBe(0);
     const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8')) as Record<string, { values: number[] }>;
     const q = Object.entries(scales).find(([k]) => k.endsWith('.q_scale'))![1];
     expect(q.values).toEqual([FLOAT32_EPS, FLOAT32_EPS]);
     // 1e-37 times weights below 1: amax ~1e-37, so amax/448 ~1e-40, below float32's 1.18e-38
     const tiny = modelWithSets([ordinary(0).map((x) => x * 1e-37)]);
-    expect(compileRefused(tiny)).toMatch(/edge \S+\.q_scale \(head 0\) of \S+: the scale would be [0-9.e-]+, which is subnormal in float32 .*calibrate on data that exercises this layer, or leave the site out with "ignore"/);
+    expect(await compileRefused(tiny)).toMatch(/edge \S+\.q_scale \(head 0\) of \S+: the scale would be [0-9.e-]+, which is subnormal in float32 .*calibrate on data that exercises this layer, or leave the site out with "ignore"/);
   });
 });

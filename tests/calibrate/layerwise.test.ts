@@ -100,15 +100,15 @@ describe('sets spread over devices', () => {
 });
 
 describe('ctc compile --layerwise / --max-device-memory / --devices', () => {
-  it('refuses --devices without the CUDA provider, and sizes it cannot read', () => {
+  it('refuses --devices without the CUDA provider, and sizes it cannot read', async () => {
     const m = corpusModel('llama-gqa-bytes-ts-eager');
-    const a = ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--devices', '0,1');
+    const a = await ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--devices', '0,1');
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/--ep cuda/);
-    const b = ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--ep', 'cuda', '--devices', '0,0');
+    const b = await ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--ep', 'cuda', '--devices', '0,0');
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/distinct GPU numbers/);
-    const c = ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--max-device-memory', 'lots');
+    const c = await ctc('compile', m, '--rules', 'fp8-head', '-o', '/tmp/ctc-never', '--max-device-memory', 'lots');
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/24G/);
   });

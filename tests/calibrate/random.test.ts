@@ -35,9 +35,9 @@ describe('--calib-random compiles every corpus model', () => {
     // the dynamo export names every axis apart: batch s25/s43, new tokens s70, mask s53, one past length per cache
     ['llama-gqa-bytes-dynamo-op23', 'fp8-head', ['s25=1', 's43=1', 's70=5', 's53=8', ...['s69', 's89', 's15', 's81', 's90', 's8', 's92', 's68'].map((s) => `${s}=3`)].flatMap((d) => ['--dim', d])],
   ];
-  it.each(runs)('%s (%s)', (name, rules, dimArgs) => {
+  it.each(runs)('%s (%s)', async (name, rules, dimArgs) => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-random-')), 'o');
-    const r = ctc('compile', corpusModel(name), '--rules', rules, '--calib-random', '2', ...dimArgs, '-o', out, '-q');
+    const r = await ctc('compile', corpusModel(name), '--rules', rules, '--calib-random', '2', ...dimArgs, '-o', out, '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(out, 'model.onnx'))).toBe(true);
   });
@@ -126,9 +126,9 @@ describe('sizes are checked before any work, all at once', () => {
     const same = pasts.map(([s]): [string, number] => [s, 3]);
     expect(usageMessage(() => randomSets(dynamo, 1, dims(['s25', 1], ['s43', 2], ['s70', 4], ['s53', 7], ...same)))).toMatch(/^inputs "input_ids" and "attention_mask" must have one batch size, but get s25=1 and s43=2/);
   });
-  it('from the command line: exit 1 naming every missing --dim, before the warning and any work', () => {
+  it('from the command line: exit 1 naming every missing --dim, before the warning and any work', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-random-')), 'o');
-    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-random', '2', '-o', out);
+    const r = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-random', '2', '-o', out);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--calib-random needs the size of every dynamic input dimension: give --dim batch=N --dim seq=N --dim total_seq=N --dim past_seq=N/);
     expect(r.stderr).not.toMatch(/warning/);

@@ -20,8 +20,8 @@ const good = join(dir, 'good.json');
 type Doc = any;
 let original: Doc;
 
-beforeAll(() => {
-  const r = ctc('compile', LLAMA, '--rules', 'fp8-kv-head', '--calib-sets', '0-1', '-o', join(dir, 'first'), '-q', '--save-stats', good);
+beforeAll(async () => {
+  const r = await ctc('compile', LLAMA, '--rules', 'fp8-kv-head', '--calib-sets', '0-1', '-o', join(dir, 'first'), '-q', '--save-stats', good);
   expect(r.code, r.stderr).toBe(0);
   original = JSON.parse(readFileSync(good, 'utf8'));
 });
@@ -40,11 +40,11 @@ function problem(damage: (d: Doc) => void): string {
 }
 
 /** Compile from `text` as a statistics file: exit 1, nothing written; returns stderr. */
-function compileRefused(text: string, rules = 'fp8-kv-head'): string {
+async function compileRefused(text: string, rules = 'fp8-kv-head'): Promise<string> {
   const file = join(mkdtempSync(join(tmpdir(), 'ctc-stats-')), 'stats.json');
   writeFileSync(file, text);
   const out = join(dir, `o-${Math.random().toString(36).slice(2)}`);
-  const r = ctc('compile', LLAMA, '--rules', rules, '--stats', file, '-o', out);
+  const r = await ctc('compile', LLAMA, '--rules', rules, '--stats', file, '-o', out);
   expect(r.code, r.stderr).toBe(1);
   expect(r.stderr).not.toMatch(/internal error/);
   expect(existsSync(out)).toBe(false);
@@ -82,24 +82,24 @@ describe('statistics files', () => {
     expect(problem(damage)).toMatch(message);
   });
 
-  it('from the command line: garbage, a wrong type, a missing key, 1e999 (Infinity in JSON), each exit 1 naming the file and path', () => {
-    expect(compileRefused('{"format": "ctc-stats/1", "edges": [')).toMatch(/stats\.json: not a statistics file, not even JSON \(.*\); give a file written by --save-stats/);
-    expect(compileRefused('[1, 2, 3]')).toMatch(/stats\.json: \(top level\): expected an object, found an array/);
+  it('from the command line: garbage, a wrong type, a missing key, 1e999 (Infinity in JSON), each exit 1 naming the file and path', async () => {
+    expect(await compileRefused('{"format": "ctc-stats/1", "edges": [')).toMatch(/stats\.json: not a statistics file, not even JSON \(.*\); give a file written by --save-stats/);
+    expect(await compileRefused('[1, 2, 3]')).toMatch(/stats\.json: \(top level\): expected an object, found an array/);
     const text = readFileSync(good, 'utf8');
-    expect(compileRefused(text.replace('"batches"', '"batchez"'))).toMatch(/stats\.json: batches: expected an array, found nothing \(the key is missing\)/);
+    expect(await compileRefused(text.replace('"batches"', '"batchez"'))).toMatch(/stats\.json: batches: expected an array, found nothing \(the key is missing\)/);
     const inf = structuredClone(original);
     inf.batches[1].edges[2].max[1] = 12345.5;
-    expect(compileRefused(JSON.stringify(inf).replace('12345.5', '1e999'))).toMatch(/stats\.json: batches\[1\]\.edges\[2\]\.max\[1\]: Infinity is not a finite number/);
+    expect(await compileRefused(JSON.stringify(inf).replace('12345.5', '1e999'))).toMatch(/stats\.json: batches\[1\]\.edges\[2\]\.max\[1\]: Infinity is not a finite number/);
   });
 
-  it('edges of another rule set name the first edge that differs', () => {
-    expect(compileRefused(readFileSync(good, 'utf8'), 'fp8-head')).toMatch(/stats\.json: edges\[0\]: these statistics cover other edges than rule set "fp8-head" quantizes on .*: found model\.model\.layers\.0\.self_attn k \(2 heads\) where model\.model\.layers\.0\.self_attn q \(6 heads\) is quantized \(8 edges in the file, 12 to quantize\)/);
+  it('edges of another rule set name the first edge that differs', async () => {
+    expect(await compileRefused(readFileSync(good, 'utf8'), 'fp8-head')).toMatch(/stats\.json: edges\[0\]: these statistics cover other edges than rule set "fp8-head" quantizes on .*: found model\.model\.layers\.0\.self_attn k \(2 heads\) where model\.model\.layers\.0\.self_attn q \(6 heads\) is quantized \(8 edges in the file, 12 to quantize\)/);
   });
 
-  it('finite but all-but-zero statistics (a subnormal scale) are refused naming the edge', () => {
+  it('finite but all-but-zero statistics (a subnormal scale) are refused naming the edge', async () => {
     const tiny = structuredClone(original);
     for (const b of tiny.batches) for (const e of b.edges) e.max = e.max.map(() => 1e-40);
     for (const b of tiny.batches) for (const e of b.edges) e.min = e.min.map(() => -1e-40);
-    expect(compileRefused(JSON.stringify(tiny))).toMatch(/edge model\.model\.layers\.0\.self_attn\.k_scale \(head 0\) of \S+: the scale would be \S+, which is subnormal in float32/);
+    expect(await compileRefused(JSON.stringify(tiny))).toMatch(/edge model\.model\.layers\.0\.self_attn\.k_scale \(head 0\) of \S+: the scale would be \S+, which is subnormal in float32/);
   });
 });

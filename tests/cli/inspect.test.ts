@@ -6,37 +6,37 @@ import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
 
 describe('ctc (no command), --help, --version', () => {
-  it('--help says what ctc is and lists the commands', () => {
-    const r = ctc('--help');
+  it('--help says what ctc is and lists the commands', async () => {
+    const r = await ctc('--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/compressed-tensors/);
     expect(r.stdout).toMatch(/ctc inspect <model>/);
   });
-  it('--version prints the package version', () => {
+  it('--version prints the package version', async () => {
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-    expect(ctc('--version').stdout.trim()).toBe(pkg.version);
+    expect((await ctc('--version')).stdout.trim()).toBe(pkg.version);
   });
-  it('no command is a usage error (exit 1)', () => {
-    const r = ctc();
+  it('no command is a usage error (exit 1)', async () => {
+    const r = await ctc();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Name a command/);
   });
-  it('an unknown command is a usage error (exit 1)', () => {
-    const r = ctc('inpsect', corpusModel('bert-random-ts-eager'));
+  it('an unknown command is a usage error (exit 1)', async () => {
+    const r = await ctc('inpsect', corpusModel('bert-random-ts-eager'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Unknown argument|Did you mean/i);
   });
 });
 
 describe('ctc inspect', () => {
-  it('prints a table of the sites', () => {
-    const r = ctc('inspect', corpusModel('llama-gqa-bytes-ts-eager'));
+  it('prints a table of the sites', async () => {
+    const r = await ctc('inspect', corpusModel('llama-gqa-bytes-ts-eager'));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/4 attention site\(s\)/);
     expect(r.stdout).toMatch(/model\.model\.layers\.3\.self_attn\s+3\s+decomposed\s+self\s+6\/2\/32/);
   });
-  it('--json prints {"sites": [...]} with the DESIGN.md fields', () => {
-    const r = ctc('inspect', corpusModel('llama-gqa-bytes-dynamo-op23'), '--json');
+  it('--json prints {"sites": [...]} with the DESIGN.md fields', async () => {
+    const r = await ctc('inspect', corpusModel('llama-gqa-bytes-dynamo-op23'), '--json');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { sites: Record<string, unknown>[] };
     expect(doc.sites.length).toBe(4);
@@ -54,12 +54,12 @@ describe('ctc inspect', () => {
     });
     expect(Object.keys(doc.sites[0]!)).toEqual(expect.arrayContaining(['q', 'k', 'v', 'cache', 'headDim']));
   });
-  it('--explain lists every Softmax not taken, with the reason', () => {
-    const r = ctc('inspect', corpusModel('bert-random-ts-eager'), '--explain');
+  it('--explain lists every Softmax not taken, with the reason', async () => {
+    const r = await ctc('inspect', corpusModel('bert-random-ts-eager'), '--explain');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Every Softmax and attention op was taken/);
   });
-  it('bad input: exit 1, the file named, no stack trace', () => {
+  it('bad input: exit 1, the file named, no stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctc-cli-'));
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, 'definitely not protobuf');
@@ -68,12 +68,12 @@ describe('ctc inspect', () => {
       [dir, /is a folder, not a model file/],
       [junk, /junk\.onnx: not an ONNX model/],
     ] as const) {
-      const r = ctc('inspect', path);
+      const r = await ctc('inspect', path);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-    const withDebug = ctc('inspect', junk, '--debug');
+    const withDebug = await ctc('inspect', junk, '--debug');
     expect(withDebug.code).toBe(1);
     expect(withDebug.stderr).toMatch(/\n\s+at /);
   });

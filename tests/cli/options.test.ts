@@ -17,9 +17,9 @@ import { usageMessage } from '../harness/usage.js';
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
 
 /** Runs compile with `args` into a fresh folder; expects exit 1, nothing written, and returns stderr. */
-function refused(...args: string[]): string {
+async function refused(...args: string[]): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'ctc-options-')), 'o');
-  const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '-o', out, ...args);
+  const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '-o', out, ...args);
   expect(r.code, r.stderr).toBe(1);
   expect(r.stderr).not.toMatch(/internal error/);
   expect(existsSync(out)).toBe(false);
@@ -34,10 +34,10 @@ describe('--calib-random N', () => {
     expect([parseCalibRandom('1'), parseCalibRandom('+8'), parseCalibRandom(' 2147483647 ')]).toEqual([1, 8, 2147483647]);
     expect(usageMessage(() => parseCalibRandom(['2', '3']))).toBe('--calib-random is given 2 times (2, 3): give it once');
   });
-  it('from the command line: exit 1 before anything is read or written; conflicts named', () => {
-    expect(refused('--calib-random', 'abc')).toMatch(/--calib-random abc: the number of random input sets must be a whole number from 1/);
-    expect(refused('--calib-random', '2', '--calib-sets', '0-1', '--dim', 'batch=1')).toMatch(/--calib-random draws random inputs: it cannot be combined with --calib or --calib-sets/);
-    expect(refused('--calib-sets', '0', '--dim', 'batch=1')).toMatch(/--dim sizes the random inputs of --calib-random.*drop --dim/);
+  it('from the command line: exit 1 before anything is read or written; conflicts named', async () => {
+    expect(await refused('--calib-random', 'abc')).toMatch(/--calib-random abc: the number of random input sets must be a whole number from 1/);
+    expect(await refused('--calib-random', '2', '--calib-sets', '0-1', '--dim', 'batch=1')).toMatch(/--calib-random draws random inputs: it cannot be combined with --calib or --calib-sets/);
+    expect(await refused('--calib-sets', '0', '--dim', 'batch=1')).toMatch(/--dim sizes the random inputs of --calib-random.*drop --dim/);
   });
 });
 
@@ -48,8 +48,8 @@ describe('--threads N', () => {
   it('takes 1..1024', () => {
     expect([parseThreads('1'), parseThreads('1024'), parseThreads('3')]).toEqual([1, 1024, 3]);
   });
-  it('from the command line', () => {
-    expect(refused('--calib-sets', '0', '--threads', '0')).toMatch(/--threads 0: the number of onnxruntime threads must be a whole number from 1 to 1024/);
+  it('from the command line', async () => {
+    expect(await refused('--calib-sets', '0', '--threads', '0')).toMatch(/--threads 0: the number of onnxruntime threads must be a whole number from 1 to 1024/);
   });
 });
 
@@ -70,8 +70,8 @@ describe('--dim NAME=N', () => {
     expect(usageMessage(() => parseDims(['seq=4', 'batch=1', 'seq=5']))).toBe('--dim seq is given twice with different sizes (4 and 5): give it once');
     expect([...parseDims(['seq=4', 'batch=1', 'seq=4'])]).toEqual([['seq', 4], ['batch', 1]]);
   });
-  it('from the command line', () => {
-    expect(refused('--calib-random', '1', '--dim', 'batch=0')).toMatch(/--dim batch=0: a dimension size must be a whole number from 1/);
+  it('from the command line', async () => {
+    expect(await refused('--calib-random', '1', '--dim', 'batch=0')).toMatch(/--dim batch=0: a dimension size must be a whole number from 1/);
   });
 });
 
@@ -96,13 +96,13 @@ describe('--calib-sets / --sets ranges', () => {
     expect(usageMessage(() => findDataSets(LLAMA, [], '2,14-17,20'))).toMatch(/^sets 16-17, 20 are not in/);
     expect(findDataSets(LLAMA, [], '14-15,0').map((d) => basename(d))).toEqual(['test_data_set_0', 'test_data_set_14', 'test_data_set_15']);
   });
-  it('from the command line a huge range fails fast, naming the sets that exist', () => {
+  it('from the command line a huge range fails fast, naming the sets that exist', async () => {
     const t0 = performance.now();
-    const msg = refused('--calib-sets', '0-100000000');
+    const msg = await refused('--calib-sets', '0-100000000');
     // Enumerating a hundred million numbers took over a minute; an interval takes nothing.
     expect(performance.now() - t0).toBeLessThan(20_000);
     expect(msg).toMatch(/sets 16-100000000 are not in .*llama-gqa-bytes-ts-eager \(it has sets 0-15\); choose among those/);
-    const r = ctc('eval', LLAMA, LLAMA, '--sets', '3-1');
+    const r = await ctc('eval', LLAMA, LLAMA, '--sets', '3-1');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--sets 3-1: the range 3-1 runs backwards/);
   });

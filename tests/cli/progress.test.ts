@@ -20,11 +20,11 @@ describe('progress output', () => {
     expect(screen).toMatch(/\rcalibrating \[#{24}\] 4\/4 sets\s+[\d.]+ sets\/s\s+\d+s left/);
     expect(screen).toMatch(/calibrating \[#{6}\.{18}\] 1\/4 sets/);
   });
-  it('plain lines when not a terminal; nothing with --quiet', () => {
+  it('plain lines when not a terminal; nothing with --quiet', async () => {
     const d = mkdtempSync(join(tmpdir(), 'ctc-tty-'));
-    const plain = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-1', '-o', join(d, 'a'));
+    const plain = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-1', '-o', join(d, 'a'));
     expect(plain.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^calibrating: 1\/2 \(test_data_set_0\) [\d.]+ sets\/s, \d+s left$/), expect.stringMatching(/^calibrating: 2\/2 \(test_data_set_1\)/)]);
-    const quiet = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-1', '-o', join(d, 'b'), '--quiet');
+    const quiet = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-1', '-o', join(d, 'b'), '--quiet');
     expect(quiet.code).toBe(0);
     expect(quiet.stderr).toBe('');
   });

@@ -27,7 +27,7 @@ describe('compiling a compiled model', () => {
     await expect(again).rejects.toThrow(/model\.transformer\.h\.0\.attn Q \(.*\) is already quantized by QuantizeLinear model\.transformer\.h\.0\.attn\/q\/QuantizeLinear → DequantizeLinear; ctc compiles float models/);
     expect(existsSync(join(d, 'b'))).toBe(false);
     // from the command line: exit 1 with the same message
-    const r = ctc('compile', compiled, '--rules', 'fp8-head', '--calib', dirname(GPT2), '--calib-sets', '0', '-o', join(d, 'c'));
+    const r = await ctc('compile', compiled, '--rules', 'fp8-head', '--calib', dirname(GPT2), '--calib-sets', '0', '-o', join(d, 'c'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/model\.transformer\.h\.0\.attn Q \(.*\) is already quantized by QuantizeLinear .*q\/QuantizeLinear/);
     expect(existsSync(join(d, 'c'))).toBe(false);

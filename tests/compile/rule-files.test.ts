@@ -14,26 +14,26 @@ const GPT2 = corpusModel('gpt2-bytes-ts-eager');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-rulefile-'));
 
 describe('ctc rules', () => {
-  it('lists the eight built-in sets with what they quantize', () => {
-    const r = ctc('rules');
+  it('lists the eight built-in sets with what they quantize', async () => {
+    const r = await ctc('rules');
     expect(r.code).toBe(0);
     for (const n of ['fp8-head', 'fp8-tensor', 'fp8-kv-head', 'fp8-kv-tensor', 'int8-head', 'int8-tensor', 'int4-kv-head', 'int4-kv-tensor']) expect(r.stdout).toMatch(new RegExp(`^${n}\\s`, 'm'));
   });
-  it('shows one: what it quantizes and its file', () => {
-    const r = ctc('rules', 'fp8-kv-tensor');
+  it('shows one: what it quantizes and its file', async () => {
+    const r = await ctc('rules', 'fp8-kv-tensor');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/kv_cache_scheme: K and V at the cache of every attention with a KV cache: float8 e4m3 symmetric, one scale per tensor, observer static_minmax/);
     expect(r.stdout).toMatch(/"kv_cache_scheme": \{/);
   });
-  it('an unknown name is an error with the list', () => {
-    const r = ctc('rules', 'fp9-head');
+  it('an unknown name is an error with the list', async () => {
+    const r = await ctc('rules', 'fp9-head');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no built-in rule set or file named "fp9-head"\. Built-in: fp8-head/);
   });
 });
 
 describe('user rule files', () => {
-  it('narrow regex targets and ignore select the sites; the config keeps the targets and computes ignore', () => {
+  it('narrow regex targets and ignore select the sites; the config keeps the targets and computes ignore', async () => {
     const d = tmp();
     const f = join(d, 'two-layers.json');
     writeFileSync(
@@ -43,7 +43,7 @@ describe('user rule files', () => {
         ignore: ['model.model.layers.1.self_attn'],
       }),
     );
-    const r = ctc('compile', LLAMA, '--rules', f, '--calib-sets', '0-1', '-o', join(d, 'o'), '-q');
+    const r = await ctc('compile', LLAMA, '--rules', f, '--calib-sets', '0-1', '-o', join(d, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rules two-layers: 2 of 4 attention site\(s\) quantized, 6 edges/);
     const config = JSON.parse(readFileSync(join(d, 'o', 'quantization_config.json'), 'utf8'));
@@ -54,32 +54,32 @@ describe('user rule files', () => {
     // the observer a rule file leaves out is compressed-tensors' static default here
     expect(config.kv_cache_scheme.observer).toBe('static_minmax');
   });
-  it('--strip-prefix gives checkpoint names to scales and targets; a prefix that does not fit is refused', () => {
+  it('--strip-prefix gives checkpoint names to scales and targets; a prefix that does not fit is refused', async () => {
     const d = tmp();
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '-o', join(d, 'o'), '-q', '--strip-prefix', 'model.');
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '-o', join(d, 'o'), '-q', '--strip-prefix', 'model.');
     expect(r.code, r.stderr).toBe(0);
     const scales = JSON.parse(readFileSync(join(d, 'o', 'scales.json'), 'utf8'));
     expect(Object.keys(scales)).toContain('model.layers.3.self_attn.q_scale');
     expect(Object.keys(scales).every((k) => k.startsWith('model.layers.'))).toBe(true);
     const config = JSON.parse(readFileSync(join(d, 'o', 'quantization_config.json'), 'utf8'));
     expect(config.config_groups.group_0.targets).toEqual([0, 1, 2, 3].map((i) => `model.layers.${i}.self_attn`));
-    const bad = ctc('compile', LLAMA, '--rules', 'fp8-head', '-o', join(d, 'p'), '--strip-prefix', 'transformer.');
+    const bad = await ctc('compile', LLAMA, '--rules', 'fp8-head', '-o', join(d, 'p'), '--strip-prefix', 'transformer.');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--strip-prefix "transformer\.": site model\.model\.layers\.0\.self_attn does not start with it/);
   });
-  it('a target naming a whole layer is refused before anything runs', () => {
+  it('a target naming a whole layer is refused before anything runs', async () => {
     const d = tmp();
     const f = join(d, 'broad.json');
     writeFileSync(f, JSON.stringify({ config_groups: { g: { targets: ['re:model\\.model\\.layers\\.0.*'], input_activations: { num_bits: 8, type: 'float', strategy: 'attn_head' } } } }));
-    const r = ctc('compile', LLAMA, '--rules', f, '-o', join(d, 'o'));
+    const r = await ctc('compile', LLAMA, '--rules', f, '-o', join(d, 'o'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/broad\.json: config_groups\.g: target "re:model\\\.model\\\.layers\\\.0\.\*" matches attention site model\.model\.layers\.0\.self_attn, but it also matches model\.model\.layers\.0, the module that contains the attention/);
   });
-  it('asymmetric int8 KV: zero points are calibrated, written and used', () => {
+  it('asymmetric int8 KV: zero points are calibrated, written and used', async () => {
     const d = tmp();
     const f = join(d, 'asym.json');
     writeFileSync(f, JSON.stringify({ kv_cache_scheme: { num_bits: 8, type: 'int', symmetric: false, strategy: 'attn_head' } }));
-    const r = ctc('compile', GPT2, '--rules', f, '--calib-sets', '0-7', '-o', join(d, 'o'), '-q');
+    const r = await ctc('compile', GPT2, '--rules', f, '--calib-sets', '0-7', '-o', join(d, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: kv_cache_scheme: vLLM does not support asymmetric kv cache quantization/);
     const scales = JSON.parse(readFileSync(join(d, 'o', 'scales.json'), 'utf8'));
@@ -88,14 +88,14 @@ describe('user rule files', () => {
     expect(zp.values.some((z: number) => z !== 0)).toBe(true);
     const config = JSON.parse(readFileSync(join(d, 'o', 'quantization_config.json'), 'utf8'));
     expect(config.kv_cache_scheme).toMatchObject({ symmetric: false, zp_dtype: 'torch.int8' });
-    const e = ctc('eval', GPT2, join(d, 'o', 'model.onnx'), '--sets', '8-15', '--json');
+    const e = await ctc('eval', GPT2, join(d, 'o', 'model.onnx'), '--sets', '8-15', '--json');
     const j = JSON.parse(e.stdout);
     expect(Math.abs(j.perplexity.candidate / j.perplexity.reference - 1)).toBeLessThan(0.01);
   });
-  it('the mse observer clips ranges (smaller scales than min-max) and keeps accuracy', () => {
+  it('the mse observer clips ranges (smaller scales than min-max) and keeps accuracy', async () => {
     const d = tmp();
-    expect(ctc('compile', GPT2, '--rules', 'int4-kv-head', '--calib-sets', '0-3', '-o', join(d, 'minmax'), '-q').code).toBe(0);
-    const r = ctc('compile', GPT2, '--rules', 'int4-kv-head', '--observer', 'mse', '--calib-sets', '0-3', '-o', join(d, 'mse'), '-q');
+    expect((await ctc('compile', GPT2, '--rules', 'int4-kv-head', '--calib-sets', '0-3', '-o', join(d, 'minmax'), '-q')).code).toBe(0);
+    const r = await ctc('compile', GPT2, '--rules', 'int4-kv-head', '--observer', 'mse', '--calib-sets', '0-3', '-o', join(d, 'mse'), '-q');
     expect(r.code, r.stderr).toBe(0);
     const a = JSON.parse(readFileSync(join(d, 'minmax', 'scales.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(d, 'mse', 'scales.json'), 'utf8'));
@@ -109,7 +109,7 @@ describe('user rule files', () => {
     expect(smaller).toBeGreaterThan(0);
     const config = JSON.parse(readFileSync(join(d, 'mse', 'quantization_config.json'), 'utf8'));
     expect(config.kv_cache_scheme.observer).toBe('mse');
-    const e = JSON.parse(ctc('eval', GPT2, join(d, 'mse', 'model.onnx'), '--sets', '8-15', '--json').stdout);
+    const e = JSON.parse((await ctc('eval', GPT2, join(d, 'mse', 'model.onnx'), '--sets', '8-15', '--json')).stdout);
     expect(e.perplexity.candidate / e.perplexity.reference - 1).toBeLessThan(0.03);
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
 import { ctc } from '../harness/cli.js';
+import type { CliResult } from '../harness/cli.js';
 import { CLI, ROOT, corpusModel } from '../harness/paths.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-writes-'));
@@ -53,25 +54,25 @@ function expectUnchanged(before: Map<string, Buffer>): void {
 }
 
 describe('the three data-loss cases of issue 9', () => {
-  it('--save-stats onto the input model is refused, naming both, and the model is untouched', () => {
+  it('--save-stats onto the input model is refused, naming both, and the model is untouched', async () => {
     const d = tmp();
     cpSync(join(LLAMA, '..', 'model.onnx'), join(d, 'model.onnx'));
     cpSync(join(LLAMA, '..', 'test_data_set_0'), join(d, 'test_data_set_0'), { recursive: true });
     const model = join(d, 'model.onnx');
     const before = snapshot([model]);
-    const r = ctc('compile', model, '--rules', 'fp8-head', '-o', join(d, 'out'), '--save-stats', model);
+    const r = await ctc('compile', model, '--rules', 'fp8-head', '-o', join(d, 'out'), '--save-stats', model);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`--save-stats ${model}`);
     expect(r.stderr).toMatch(/would overwrite the input model/);
     expectUnchanged(before);
   });
 
-  it('input weights in model.onnx.data, compiled with --external-data: input and output weights are all intact', () => {
+  it('input weights in model.onnx.data, compiled with --external-data: input and output weights are all intact', async () => {
     const d = tmp();
     const model = externalModel(join(d, 'in'), 'model.onnx.data');
     const before = snapshot([model, join(d, 'in', 'model.onnx.data')]);
     const input = weights(model);
-    const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, 'out'), '-q', '--external-data');
+    const r = await ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, 'out'), '-q', '--external-data');
     expect(r.code, r.stderr).toBe(0);
     expectUnchanged(before);
     expectSameWeights(input, join(d, 'out', 'model.onnx'));
@@ -80,12 +81,12 @@ describe('the three data-loss cases of issue 9', () => {
   });
 
   for (const location of ['scales.json', 'quantization_config.json']) {
-    it(`input weights in an external file named ${location}: the JSON output does not replace them`, () => {
+    it(`input weights in an external file named ${location}: the JSON output does not replace them`, async () => {
       const d = tmp();
       const model = externalModel(join(d, 'in'), location);
       const before = snapshot([model, join(d, 'in', location)]);
       const input = weights(model);
-      const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, 'out'), '-q');
+      const r = await ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, 'out'), '-q');
       expect(r.code, r.stderr).toBe(0);
       expectUnchanged(before);
       expectSameWeights(input, join(d, 'out', 'model.onnx'));
@@ -105,7 +106,7 @@ describe('every write is checked against every read, before any work', () => {
     return { d, model: join(d, 'model.onnx'), set: join(d, 'test_data_set_0') };
   }
   /** Refused with exit 1 before calibration started, nothing written, every input unchanged. */
-  function expectRefused(r: ReturnType<typeof ctc>, message: RegExp, before: Map<string, Buffer>, out: string): void {
+  function expectRefused(r: CliResult, message: RegExp, before: Map<string, Buffer>, out: string): void {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/calibrating/);
@@ -114,26 +115,26 @@ describe('every write is checked against every read, before any work', () => {
     expect(readdirSync(join(out, '..')).filter((f) => f.includes('ctc-staging'))).toEqual([]);
   }
 
-  it('--save-stats onto an input by another name, or onto something that is no regular file', () => {
+  it('--save-stats onto an input by another name, or onto something that is no regular file', async () => {
     const { d, model, set } = modelFolder();
     const before = snapshot([model, join(set, 'input_0.pb')]);
     const out = join(d, 'out');
-    const run = (...more: string[]): ReturnType<typeof ctc> => ctc('compile', model, '--rules', 'fp8-head', '-o', out, ...more);
+    const run = (...more: string[]): Promise<CliResult> => ctc('compile', model, '--rules', 'fp8-head', '-o', out, ...more);
     symlinkSync(model, join(d, 'link.json'));
-    expectRefused(run('--save-stats', join(d, 'link.json')), /--save-stats \S+link\.json would overwrite the input model \S+model\.onnx \(the same file, through the symbolic link/, before, out);
+    expectRefused(await run('--save-stats', join(d, 'link.json')), /--save-stats \S+link\.json would overwrite the input model \S+model\.onnx \(the same file, through the symbolic link/, before, out);
     linkSync(model, join(d, 'hard.json'));
-    expectRefused(run('--save-stats', join(d, 'hard.json')), /--save-stats \S+hard\.json would overwrite the input model \S+model\.onnx \(the same file, by hard link\)/, before, out);
-    expectRefused(run('--save-stats', join(set, 'input_0.pb')), /would overwrite calibration data \S+input_0\.pb/, before, out);
-    expectRefused(run('--save-stats', '/dev/full'), /--save-stats \/dev\/full is a character device, not a regular file/, before, out);
+    expectRefused(await run('--save-stats', join(d, 'hard.json')), /--save-stats \S+hard\.json would overwrite the input model \S+model\.onnx \(the same file, by hard link\)/, before, out);
+    expectRefused(await run('--save-stats', join(set, 'input_0.pb')), /would overwrite calibration data \S+input_0\.pb/, before, out);
+    expectRefused(await run('--save-stats', '/dev/full'), /--save-stats \/dev\/full is a character device, not a regular file/, before, out);
     execFileSync('mkfifo', [join(d, 'fifo')]);
-    expectRefused(run('--save-stats', join(d, 'fifo')), /is a FIFO \(named pipe\), not a regular file/, before, out);
+    expectRefused(await run('--save-stats', join(d, 'fifo')), /is a FIFO \(named pipe\), not a regular file/, before, out);
     symlinkSync(join(d, 'elsewhere.json'), join(d, 'dangling.json'));
-    expectRefused(run('--save-stats', join(d, 'dangling.json')), /dangling\.json is a symbolic link \(to \S+elsewhere\.json\); ctc writes only regular files and new paths/, before, out);
+    expectRefused(await run('--save-stats', join(d, 'dangling.json')), /dangling\.json is a symbolic link \(to \S+elsewhere\.json\); ctc writes only regular files and new paths/, before, out);
     expect(existsSync(join(d, 'elsewhere.json'))).toBe(false);
-    expectRefused(run('--save-stats', join(out, 'scales.json')), /--save-stats \S+scales\.json is also the output file \S+out\/scales\.json/, before, out);
+    expectRefused(await run('--save-stats', join(out, 'scales.json')), /--save-stats \S+scales\.json is also the output file \S+out\/scales\.json/, before, out);
   });
 
-  it('--force never replaces an input: a rule file, a --stats file or weights inside OUTDIR', () => {
+  it('--force never replaces an input: a rule file, a --stats file or weights inside OUTDIR', async () => {
     const { d, model, set } = modelFolder();
     const out = join(d, 'out');
     mkdirSync(out);
@@ -142,10 +143,10 @@ describe('every write is checked against every read, before any work', () => {
     cpSync(join(ROOT, 'rules', 'fp8-head.json'), join(out, 'scales.json'));
     writeFileSync(join(out, 'quantization_config.json'), '{"format": "ctc-stats/1"}');
     const before = snapshot([model, join(set, 'input_0.pb'), join(out, 'model.onnx'), join(out, 'scales.json'), join(out, 'quantization_config.json')]);
-    let r = ctc('compile', model, '--rules', join(out, 'scales.json'), '-o', out, '--force');
+    let r = await ctc('compile', model, '--rules', join(out, 'scales.json'), '-o', out, '--force');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`-o ${out}: ${join(out, 'scales.json')} would overwrite the rule file ${join(out, 'scales.json')} (the same file); ctc never writes over an input, not even with --force`);
-    r = ctc('compile', model, '--rules', 'fp8-head', '--stats', join(out, 'quantization_config.json'), '-o', out, '--force');
+    r = await ctc('compile', model, '--rules', 'fp8-head', '--stats', join(out, 'quantization_config.json'), '-o', out, '--force');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`would overwrite the --stats file ${join(out, 'quantization_config.json')}`);
     expectUnchanged(before);
@@ -157,18 +158,18 @@ describe('every write is checked against every read, before any work', () => {
     mkdirSync(join(e, 'out'));
     linkSync(join(e, 'in', 'model.onnx.data'), join(e, 'out', 'model.onnx.data'));
     const extBefore = snapshot([ext, join(e, 'in', 'model.onnx.data')]);
-    r = ctc('compile', ext, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(e, 'out'), '--force');
+    r = await ctc('compile', ext, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(e, 'out'), '--force');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/out\/model\.onnx\.data would overwrite external data of the input model \(model\.onnx\.data\) \S+in\/model\.onnx\.data \(the same file, by hard link\)/);
     expectUnchanged(extBefore);
   });
 
-  it('a stale model.onnx.data of an earlier --external-data output is removed, never left to be read', () => {
+  it('a stale model.onnx.data of an earlier --external-data output is removed, never left to be read', async () => {
     const d = tmp();
     const out = join(d, 'out');
-    expect(ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--external-data').code).toBe(0);
+    expect((await ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--external-data')).code).toBe(0);
     expect(existsSync(join(out, 'model.onnx.data'))).toBe(true);
-    const r = ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--force');
+    const r = await ctc('compile', GPT2, '--rules', 'int8-head', '--calib-sets', '0', '-o', out, '-q', '--force');
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
     // the new model has its weights inline and loads alone
@@ -177,15 +178,15 @@ describe('every write is checked against every read, before any work', () => {
 });
 
 describe('the input weights are copied (or reflinked), hard-linked only on request', () => {
-  it('by default both files keep one link; --link-weights hardlink links, and the output says what it costs', () => {
+  it('by default both files keep one link; --link-weights hardlink links, and the output says what it costs', async () => {
     const d = tmp();
     const model = externalModel(join(d, 'in'), 'weights.bin');
     const source = join(d, 'in', 'weights.bin');
     const input = weights(model);
-    const compile = (out: string, ...more: string[]): { method: string; stdout: string } => {
-      const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, out), '-q', ...more);
+    const compile = async (out: string, ...more: string[]): Promise<{ method: string; stdout: string }> => {
+      const r = await ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, out), '-q', ...more);
       expect(r.code, r.stderr).toBe(0);
-      const j = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, `${out}-json`), '--json', ...more);
+      const j = await ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(d, `${out}-json`), '--json', ...more);
       expect(j.code, j.stderr).toBe(0);
       const external = JSON.parse(j.stdout).output.external;
       expect(external).toEqual([{ location: 'weights.bin', method: expect.any(String), bytes: statSync(source).size }]);
@@ -193,13 +194,13 @@ describe('the input weights are copied (or reflinked), hard-linked only on reque
       return { method: external[0].method, stdout: r.stdout };
     };
 
-    const copied = compile('copy');
+    const copied = await compile('copy');
     expect(['copy', 'reflink']).toContain(copied.method);
     expect(copied.stdout).toMatch(new RegExp(`external data weights\\.bin \\(0\\.\\d MiB\\) placed by ${copied.method}`));
     expect(statSync(join(d, 'copy', 'weights.bin')).ino).not.toBe(statSync(source).ino);
     expect([statSync(source).nlink, statSync(join(d, 'copy', 'weights.bin')).nlink, statSync(join(d, 'copy-json', 'weights.bin')).nlink]).toEqual([1, 1, 1]);
 
-    const hard = compile('hard', '--link-weights', 'hardlink');
+    const hard = await compile('hard', '--link-weights', 'hardlink');
     expect(hard.method).toBe('hardlink');
     expect(hard.stdout).toMatch(/placed by hard link to \S+weights\.bin: both names are one file now, and onnx>=1\.17's loader refuses files with several links/);
     expect(statSync(join(d, 'hard', 'weights.bin')).ino).toBe(statSync(source).ino);
@@ -230,7 +231,7 @@ describe('one compile per output folder; a signal leaves nothing behind', () => 
     expect(loser.stderr()).toMatch(/another ctc compile \(process \d+ on \S+\) is writing this output folder|already holds a model\.onnx|was created by another process while this compile ran/);
     // the winner's output is whole: the same bytes as a compile alone
     expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
-    expect(ctc(...args.slice(0, -3), '-o', join(d, 'alone'), '-q').code).toBe(0);
+    expect((await ctc(...args.slice(0, -3), '-o', join(d, 'alone'), '-q')).code).toBe(0);
     for (const f of ['model.onnx', 'scales.json']) expect(readFileSync(join(out, f)).equals(readFileSync(join(d, 'alone', f))), f).toBe(true);
     expect(readdirSync(d).sort()).toEqual(['alone', 'out']);
   });
@@ -257,50 +258,50 @@ describe('one compile per output folder; a signal leaves nothing behind', () => 
 });
 
 describe('environment errors are exit 1 with the fix, found before calibration', () => {
-  const run = (...args: string[]): ReturnType<typeof ctc> => ctc('compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q', ...args);
-  const refused = (r: ReturnType<typeof ctc>, message: string | RegExp): void => {
+  const run = (...args: string[]): Promise<CliResult> => ctc('compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q', ...args);
+  const refused = (r: CliResult, message: string | RegExp): void => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/internal error/);
   };
 
-  it('an output folder that cannot be made: under a file, under /proc, immutable', () => {
+  it('an output folder that cannot be made: under a file, under /proc, immutable', async () => {
     const d = tmp();
     writeFileSync(join(d, 'file'), 'x');
-    refused(run('-o', join(d, 'file', 'out')), `-o ${join(d, 'file', 'out')}: ${join(d, 'file')} is a file, not a folder; choose another path`);
-    refused(run('-o', join(d, 'file')), /exists and is not a folder/);
-    refused(run('-o', '/proc/ctc-out'), /-o \/proc\/ctc-out: cannot create the staging folder \/proc\/\.ctc-out\.ctc-staging \(ENOENT\); choose a folder on a writable disk/);
-    refused(run('-o', '/proc/ctc-out/deeper'), /cannot create the folder \/proc\/ctc-out \(ENOENT\)/);
+    refused(await run('-o', join(d, 'file', 'out')), `-o ${join(d, 'file', 'out')}: ${join(d, 'file')} is a file, not a folder; choose another path`);
+    refused(await run('-o', join(d, 'file')), /exists and is not a folder/);
+    refused(await run('-o', '/proc/ctc-out'), /-o \/proc\/ctc-out: cannot create the staging folder \/proc\/\.ctc-out\.ctc-staging \(ENOENT\); choose a folder on a writable disk/);
+    refused(await run('-o', '/proc/ctc-out/deeper'), /cannot create the folder \/proc\/ctc-out \(ENOENT\)/);
     // immutable (chattr +i): refused even for root
     const locked = join(d, 'locked');
     mkdirSync(locked);
     execFileSync('chattr', ['+i', locked]);
     try {
-      refused(run('-o', join(locked, 'out')), /locked\/\.out\.ctc-staging: cannot create the staging folder \(EPERM\): not permitted \(an immutable file or folder/);
-      refused(run('-o', join(d, 'o'), '--save-stats', join(locked, 's.json')), /locked: cannot create files in \(EPERM\)/);
+      refused(await run('-o', join(locked, 'out')), /locked\/\.out\.ctc-staging: cannot create the staging folder \(EPERM\): not permitted \(an immutable file or folder/);
+      refused(await run('-o', join(d, 'o'), '--save-stats', join(locked, 's.json')), /locked: cannot create files in \(EPERM\)/);
     } finally {
       execFileSync('chattr', ['-i', locked]);
     }
     expect(readdirSync(d).sort()).toEqual(['file', 'locked']);
   });
 
-  it('a full disk: refused up front when the output cannot fit, exit 1 when a write runs out of space', () => {
+  it('a full disk: refused up front when the output cannot fit, exit 1 when a write runs out of space', async () => {
     const d = tmp();
     const disk = join(d, 'disk');
     mkdirSync(disk);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', disk]);
     try {
       // GPT-2's 8 MB model does not fit in 256 KiB
-      refused(run('-o', join(disk, 'out')), `-o ${join(disk, 'out')}: the output needs about 8.1 MiB, and only 0.2 MiB are free there; free some space or write to another disk with -o`);
+      refused(await run('-o', join(disk, 'out')), `-o ${join(disk, 'out')}: the output needs about 8.1 MiB, and only 0.2 MiB are free there; free some space or write to another disk with -o`);
       // nor do the input's weights (0.4 MiB) to copy
       const model = externalModel(join(d, 'in'), 'weights.bin');
-      const r = ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(disk, 'out'));
+      const r = await ctc('compile', model, '--rules', 'fp8-head', '--calib-random', '1', ...DIMS, '-o', join(disk, 'out'));
       refused(r, /only 0\.2 MiB are free there; free some space or write to another disk with -o \(0\.4 MiB of it are the copy of the input's external data: --link-weights avoids that/);
       expect(r.stderr).not.toMatch(/calibrating/);
       expect(readdirSync(disk)).toEqual([]);
       // a disk that fills up while ctc writes: the write fails, its temporary goes, exit 1
       expect(() => writeFileSync(join(disk, 'fill'), Buffer.alloc(2 ** 21))).toThrow(/ENOSPC/);
-      refused(run('-o', join(d, 'o'), '--save-stats', join(disk, 'stats.json')), `${join(disk, 'stats.json')}: cannot write (ENOSPC): the disk is full; free some space`);
+      refused(await run('-o', join(d, 'o'), '--save-stats', join(disk, 'stats.json')), `${join(disk, 'stats.json')}: cannot write (ENOSPC): the disk is full; free some space`);
       expect(readdirSync(disk)).toEqual(['fill']);
       expect(existsSync(join(d, 'o'))).toBe(false);
     } finally {
@@ -308,16 +309,16 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     }
   });
 
-  it('a read-only file system: the output folder and --save-stats refused up front (EROFS)', () => {
+  it('a read-only file system: the output folder and --save-stats refused up front (EROFS)', async () => {
     const d = tmp();
     const disk = join(d, 'ro');
     mkdirSync(disk);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', disk]);
     try {
-      const r = run('-o', join(disk, 'out'));
+      const r = await run('-o', join(disk, 'out'));
       refused(r, `${join(disk, '.out.ctc-staging')}: cannot create the staging folder (EROFS): the file system is read-only; choose a folder on a writable disk`);
       expect(r.stderr).not.toMatch(/calibrating/);
-      refused(run('-o', join(d, 'o'), '--save-stats', join(disk, 's.json')), `${disk}: cannot create files in (EROFS): the file system is read-only`);
+      refused(await run('-o', join(d, 'o'), '--save-stats', join(disk, 's.json')), `${disk}: cannot create files in (EROFS): the file system is read-only`);
       expect(readdirSync(disk)).toEqual([]);
       expect(existsSync(join(d, 'o'))).toBe(false);
     } finally {
@@ -328,7 +329,7 @@ describe('environment errors are exit 1 with the fix, found before calibration',
   it('permission denied, for reading and for writing (as an unprivileged user: root is never denied)', () => {
     // Root passes every permission check, so when the tests run as root, ctc runs as nobody
     // (uid 65534) through setpriv; otherwise as the user running the tests.
-    const asUser = (...args: string[]): ReturnType<typeof ctc> => {
+    const asUser = (...args: string[]): CliResult => {
       const argv = [CLI, ...args];
       const r = process.getuid?.() === 0
         ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
@@ -344,7 +345,7 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     mkdirSync(free, { mode: 0o777 });
     chmodSync(free, 0o777);
     const base = ['compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q'];
-    const denied = (r: ReturnType<typeof ctc>, message: string): void => {
+    const denied = (r: CliResult, message: string): void => {
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain(message);
     };
@@ -369,12 +370,12 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     expect(readdirSync(free)).toEqual([]);
   });
 
-  it('empty paths and options given twice', () => {
-    refused(run('-o', ''), /-o "": name an output folder/);
-    refused(run('-o', join(tmp(), 'o'), '--save-stats', ''), /--save-stats "": name the file/);
-    refused(run('-o', 'a', '-o', 'b'), /--out was given 2 times \(a, b\); it takes one value: give it once/);
-    refused(ctc('compile', GPT2, '--rules', 'fp8-head', '--rules', 'int8-head', '-o', join(tmp(), 'o')), /--rules was given 2 times \(fp8-head, int8-head\)/);
-    refused(run('-o', join(tmp(), 'o'), '--calib-sets', '1'), /--calib-sets was given 2 times \(0, 1\)/);
-    refused(ctc('eval', GPT2, GPT2, '--sets', '8', '--sets', '9'), /--sets was given 2 times/);
+  it('empty paths and options given twice', async () => {
+    refused(await run('-o', ''), /-o "": name an output folder/);
+    refused(await run('-o', join(tmp(), 'o'), '--save-stats', ''), /--save-stats "": name the file/);
+    refused(await run('-o', 'a', '-o', 'b'), /--out was given 2 times \(a, b\); it takes one value: give it once/);
+    refused(await ctc('compile', GPT2, '--rules', 'fp8-head', '--rules', 'int8-head', '-o', join(tmp(), 'o')), /--rules was given 2 times \(fp8-head, int8-head\)/);
+    refused(await run('-o', join(tmp(), 'o'), '--calib-sets', '1'), /--calib-sets was given 2 times \(0, 1\)/);
+    refused(await ctc('eval', GPT2, GPT2, '--sets', '8', '--sets', '9'), /--sets was given 2 times/);
   });
 });

@@ -16,13 +16,13 @@ import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
 
 describe('--cache-io quantized', () => {
-  it('int4-kv-head on GPT-2: 8 past inputs and 8 present outputs in int4, each with its per-head scales; inspect --json says so', () => {
+  it('int4-kv-head on GPT-2: 8 past inputs and 8 present outputs in int4, each with its per-head scales; inspect --json says so', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
-    const r = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int4-kv-head', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
+    const r = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int4-kv-head', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/KV cache I\/O quantized: 8 past inputs and 8 present outputs in int4/);
-    const i = ctc('inspect', '--json', join(out, 'model.onnx'));
+    const i = await ctc('inspect', '--json', join(out, 'model.onnx'));
     expect(i.code).toBe(0);
     const cache = JSON.parse(i.stdout).cacheInterface;
     expect(cache.io).toBe('quantized');
@@ -47,7 +47,7 @@ describe('--cache-io quantized', () => {
       expect(init(t.quantization.zeroPoint)).toEqual([0, 0, 0, 0, 0, 0]);
     }
     // The text form says the same: one row per tensor with its type, shape and scale, and the start.
-    const text = ctc('inspect', join(out, 'model.onnx'));
+    const text = await ctc('inspect', join(out, 'model.onnx'));
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/KV cache interface: quantized I\/O \(16 tensors; present is fed back as past unchanged/);
     for (const t of cache.tensors) {
@@ -57,12 +57,12 @@ describe('--cache-io quantized', () => {
     expect(text.stdout).toMatch(/^Empty cache: feed every past input with past length 0: shape \[batch, kv_heads, 0, head_dim\]/m);
   });
 
-  it('int4-kv-r3 on the Llama: the rotated quantized keys are the interface, and inspect --json says which tensors hold K·H', () => {
+  it('int4-kv-r3 on the Llama: the rotated quantized keys are the interface, and inspect --json says which tensors hold K·H', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
-    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
+    const r = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const cache = JSON.parse(ctc('inspect', '--json', join(out, 'model.onnx')).stdout).cacheInterface;
+    const cache = JSON.parse((await ctc('inspect', '--json', join(out, 'model.onnx'))).stdout).cacheInterface;
     expect(cache.io).toBe('quantized');
     expect(cache.tensors).toHaveLength(16);
     for (const t of cache.tensors) {
@@ -74,8 +74,8 @@ describe('--cache-io quantized', () => {
 
   it('int4-kv-r3 with float cache I/O: present keys leave the graph un-rotated, on the int4 grid once rotated back', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
-    expect(ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '-o', out, '--quiet').code).toBe(0);
-    const cache = JSON.parse(ctc('inspect', '--json', join(out, 'model.onnx')).stdout).cacheInterface;
+    expect((await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'int4-kv-r3', '--calib-sets', '0', '-o', out, '--quiet')).code).toBe(0);
+    const cache = JSON.parse((await ctc('inspect', '--json', join(out, 'model.onnx'))).stdout).cacheInterface;
     expect(cache.io).toBe('float');
     for (const t of cache.tensors) expect(t.rotation, t.name).toBeNull();
     const model = join(out, 'model.onnx');
@@ -106,9 +106,9 @@ describe('--cache-io quantized', () => {
     expect(onPlainGrid / key.length).toBeLessThan(0.2);
   });
 
-  it('a model without a KV cache is refused with the reason (exit 1)', () => {
+  it('a model without a KV cache is refused with the reason (exit 1)', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-cacheio-')), 'out');
-    const r = ctc('compile', corpusModel('bert-random-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
+    const r = await ctc('compile', corpusModel('bert-random-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '--cache-io', 'quantized', '-o', out, '--quiet');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--cache-io quantized: no attention site of this model has a KV cache/);
   });

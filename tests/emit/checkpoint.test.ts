@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ctc } from '../harness/cli.js';
+import type { CliResult } from '../harness/cli.js';
 import { CORPUS, corpusModel } from '../harness/paths.js';
 import { vllmProblems } from '../harness/vllm-acceptance.js';
 
@@ -100,9 +101,9 @@ function expectScalesEqualScalesJson(o: ReturnType<typeof readOutput>, scalesJso
 describe('compile --checkpoint, single-file llama, fp8-head', () => {
   const d = tmp();
   const dir = join(d, 'o', 'checkpoint');
-  let r: ReturnType<typeof ctc>;
-  beforeAll(() => {
-    r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'), '-q');
+  let r: CliResult;
+  beforeAll(async () => {
+    r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'), '-q');
   });
 
   it('writes the checkpoint beside the ONNX outputs', () => {
@@ -157,7 +158,7 @@ describe("vLLM's acceptance rules, as the check mirrors them", () => {
 });
 
 describe('compile --checkpoint, other inputs', () => {
-  it('a sharded input (two shards and an index): kv-only fp8 per head, config_groups {}', () => {
+  it('a sharded input (two shards and an index): kv-only fp8 per head, config_groups {}', async () => {
     const d = tmp();
     const ck = join(d, 'sharded');
     mkdirSync(ck);
@@ -175,7 +176,7 @@ describe('compile --checkpoint, other inputs', () => {
       for (const k of ks) weightMap[k] = f;
     }
     writeFileSync(join(ck, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: whole.data.byteLength, total_parameters: whole.data.byteLength / 4 }, weight_map: weightMap }));
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-kv-head', '--calib-sets', '0', '--checkpoint', ck, '-o', join(d, 'o'), '-q');
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-kv-head', '--calib-sets', '0', '--checkpoint', ck, '-o', join(d, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     const dir = join(d, 'o', 'checkpoint');
     const o = readOutput(dir);
@@ -190,9 +191,9 @@ describe('compile --checkpoint, other inputs', () => {
     expect(vllmProblems({ config: o.config, tensors: o.tensors, attentionModules: LLAMA_ATTN, numHeads: 6, numKvHeads: 2 })).toEqual([]);
     expect(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')).toBe('{"model_max_length": 88}\n');
   });
-  it('GPT-2: the wrapper prefix is found (model.transformer.h.0.attn → transformer.h.0.attn), the class is GPT2Attention', () => {
+  it('GPT-2: the wrapper prefix is found (model.transformer.h.0.attn → transformer.h.0.attn), the class is GPT2Attention', async () => {
     const d = tmp();
-    const r = ctc('compile', GPT2, '--rules', 'fp8-tensor', '--calib-sets', '0', '--checkpoint', GPT2_HF, '-o', join(d, 'o'), '-q');
+    const r = await ctc('compile', GPT2, '--rules', 'fp8-tensor', '--calib-sets', '0', '--checkpoint', GPT2_HF, '-o', join(d, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     const o = readOutput(join(d, 'o', 'checkpoint'));
     expect(o.shards.get('model-00002-of-00002.safetensors')!.entries['transformer.h.3.attn.v_scale']!.shape).toEqual([1]);
@@ -200,11 +201,11 @@ describe('compile --checkpoint, other inputs', () => {
     const attn = [0, 1, 2, 3].map((i) => `transformer.h.${i}.attn`);
     expect(vllmProblems({ config: o.config, tensors: o.tensors, attentionModules: attn, numHeads: 6, numKvHeads: 6 })).toEqual([]);
   });
-  it('a custom rule file: re: targets kept in quantization_config.json, the attention class in the checkpoint, ignore computed', () => {
+  it('a custom rule file: re: targets kept in quantization_config.json, the attention class in the checkpoint, ignore computed', async () => {
     const d = tmp();
     const f = join(d, 'three.json');
     writeFileSync(f, JSON.stringify({ config_groups: { attention: { targets: ['re:.*layers\\.[0-2]\\.self_attn$'], input_activations: { num_bits: 8, type: 'float', strategy: 'attn_head' } } }, ignore: ['model.layers.1.self_attn'] }));
-    const r = ctc('compile', LLAMA, '--rules', f, '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'), '-q');
+    const r = await ctc('compile', LLAMA, '--rules', f, '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: vLLM stores the KV cache of every layer in fp8 .*model\.layers\.1\.self_attn, model\.layers\.3\.self_attn have no scales/);
     const onnxSide = JSON.parse(readFileSync(join(d, 'o', 'quantization_config.json'), 'utf8'));
@@ -223,52 +224,52 @@ describe('compile --checkpoint, other inputs', () => {
 
 describe('compile --checkpoint refuses what vLLM cannot serve, and checkpoints that do not fit', () => {
   for (const rules of ['int4-kv-head', 'int8-head']) {
-    it(`${rules}: vLLM serves fp8 caches only`, () => {
+    it(`${rules}: vLLM serves fp8 caches only`, async () => {
       const d = tmp();
-      const r = ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'));
+      const r = await ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--checkpoint', LLAMA_HF, '-o', join(d, 'o'));
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`rule set "${rules}" quantizes to int\\d symmetric \\w+, which vLLM cannot serve: vLLM serves 8-bit float \\(fp8 e4m3\\), symmetric KV caches only\\. Drop --checkpoint to write the ONNX model`));
       expect(() => readdirSync(join(d, 'o'))).toThrow();
     });
   }
-  it('a checkpoint whose module names do not match the sites: exit 1 naming both', () => {
+  it('a checkpoint whose module names do not match the sites: exit 1 naming both', async () => {
     const d = tmp();
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', GPT2_HF, '-o', join(d, 'o'));
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', GPT2_HF, '-o', join(d, 'o'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/the attention sites of the model \(model\.model\.layers\.0\.self_attn, model\.model\.layers\.1\.self_attn, …\) are not modules of the checkpoint .*gpt2-bytes-ts-eager\/hf \(its attention modules: transformer\.h\.0\.attn.*\).*--strip-prefix/);
   });
-  it('--strip-prefix that does not give checkpoint names is refused naming both', () => {
+  it('--strip-prefix that does not give checkpoint names is refused naming both', async () => {
     const d = tmp();
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', LLAMA_HF, '--strip-prefix', 'model.model.', '-o', join(d, 'o'));
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--calib-sets', '0', '--checkpoint', LLAMA_HF, '--strip-prefix', 'model.model.', '-o', join(d, 'o'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--strip-prefix "model\.model\.": site model\.model\.layers\.0\.self_attn does not become a module of the checkpoint .*\(its attention modules: model\.layers\.0\.self_attn/);
   });
-  it('an output whose checkpoint/ is the input checkpoint, or inside it, is refused and the input kept', () => {
+  it('an output whose checkpoint/ is the input checkpoint, or inside it, is refused and the input kept', async () => {
     const d = tmp();
     const ck = join(d, 'o', 'checkpoint');
     mkdirSync(ck, { recursive: true });
     copyFileSync(join(LLAMA_HF, 'config.json'), join(ck, 'config.json'));
     copyFileSync(join(LLAMA_HF, 'model.safetensors'), join(ck, 'model.safetensors'));
     for (const out of [join(d, 'o'), join(ck, 'sub')]) {
-      const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', ck, '-o', out);
+      const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', ck, '-o', out);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/its checkpoint\/ folder would be, hold or sit inside the input checkpoint .*; choose another -o folder/);
     }
     expect(readdirSync(ck).sort()).toEqual(['config.json', 'model.safetensors']);
   });
-  it('a folder without safetensors, and a config that is already quantized', () => {
+  it('a folder without safetensors, and a config that is already quantized', async () => {
     const d = tmp();
     mkdirSync(join(d, 'bin'));
     copyFileSync(join(LLAMA_HF, 'config.json'), join(d, 'bin', 'config.json'));
     writeFileSync(join(d, 'bin', 'pytorch_model.bin'), 'x');
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'bin'), '-o', join(d, 'o'));
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'bin'), '-o', join(d, 'o'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no model\.safetensors and no model\.safetensors\.index\.json \(it has pytorch_model\.bin: save it as safetensors/);
     mkdirSync(join(d, 'q'));
     const config = JSON.parse(readFileSync(join(LLAMA_HF, 'config.json'), 'utf8'));
     writeFileSync(join(d, 'q', 'config.json'), JSON.stringify({ ...config, quantization_config: { quant_method: 'fp8' } }));
     copyFileSync(join(LLAMA_HF, 'model.safetensors'), join(d, 'q', 'model.safetensors'));
-    const q = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'q'), '-o', join(d, 'o'));
+    const q = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'q'), '-o', join(d, 'o'));
     expect(q.code).toBe(1);
     expect(q.stderr).toMatch(/config\.json: already has a quantization_config/);
   });

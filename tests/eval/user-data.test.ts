@@ -28,41 +28,41 @@ function llamaWithSet(ids: number[], maskLength: number): string {
 }
 
 describe('onnxruntime failures on the data name the set', () => {
-  it('a mask whose length disagrees with past + new tokens (shapes the declaration allows)', () => {
+  it('a mask whose length disagrees with past + new tokens (shapes the declaration allows)', async () => {
     const model = llamaWithSet([1, 2, 3, 4], 3);
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-userdata-')), 'o');
-    const r = ctc('compile', model, '--rules', 'fp8-head', '-o', out);
+    const r = await ctc('compile', model, '--rules', 'fp8-head', '-o', out);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/ctc: test_data_set_0: onnxruntime could not run the model on this set: .*(Non-zero status code|Invalid|broadcast).*Check that this set's inputs agree with each other/s);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(existsSync(out)).toBe(false);
   });
-  it('a token id past the vocabulary, in compile and in eval (which names the model)', () => {
+  it('a token id past the vocabulary, in compile and in eval (which names the model)', async () => {
     const model = llamaWithSet([1, 2, 300, 4], 6);
-    const r = ctc('compile', model, '--rules', 'fp8-head', '-o', join(mkdtempSync(join(tmpdir(), 'ctc-userdata-')), 'o'));
+    const r = await ctc('compile', model, '--rules', 'fp8-head', '-o', join(mkdtempSync(join(tmpdir(), 'ctc-userdata-')), 'o'));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/test_data_set_0: onnxruntime could not run the model on this set: .*Gather.*idx=300/s);
-    const e = ctc('eval', model, model);
+    const e = await ctc('eval', model, model);
     expect(e.code, e.stderr).toBe(1);
     expect(e.stderr).toMatch(/test_data_set_0: onnxruntime could not run the reference .*model\.onnx on this set: .*idx=300/s);
   });
-  it('a set of the wrong type or with an input missing is refused before onnxruntime runs', () => {
+  it('a set of the wrong type or with an input missing is refused before onnxruntime runs', async () => {
     const model = llamaWithSet([1, 2, 3, 4], 6);
     const set = join(model, '..', 'test_data_set_0');
     writeFileSync(join(set, 'input_0.pb'), encodeTensorFile(Tensor.fromFloat32('input_ids', DataType.FLOAT, [1, 4], [1, 2, 3, 4])));
-    const r = ctc('eval', model, model);
+    const r = await ctc('eval', model, model);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/test_data_set_0: input_0\.pb is float\[1, 4\], but the model's input "input_ids" expects int64\[batch, seq\]/);
   });
 });
 
 describe('eval of two unrelated models', () => {
-  it('lists what differs: inputs of other shapes, inputs only one takes, outputs the candidate lacks', () => {
-    const r = ctc('eval', corpusModel('gpt2-bytes-ts-eager'), LLAMA);
+  it('lists what differs: inputs of other shapes, inputs only one takes, outputs the candidate lacks', async () => {
+    const r = await ctc('eval', corpusModel('gpt2-bytes-ts-eager'), LLAMA);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/llama-gqa-bytes-ts-eager\/model\.onnx is not a version of .*gpt2-bytes-ts-eager\/model\.onnx: eval compares two models of one interface .* differ in 16 place\(s\):/);
     expect(r.stderr).toMatch(/input "past_key_values\.0\.key": reference float\[batch, 6, past_seq, 32\], candidate float\[batch, 2, past_seq, 32\]/);
-    const b = ctc('eval', corpusModel('gpt2-bytes-ts-eager'), corpusModel('bert-random-ts-eager'));
+    const b = await ctc('eval', corpusModel('gpt2-bytes-ts-eager'), corpusModel('bert-random-ts-eager'));
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/input "token_type_ids" int64\[batch, seq\]: only the candidate takes it/);
     expect(b.stderr).toMatch(/input "past_key_values\.0\.key" float\[batch, 6, past_seq, 32\]: the candidate has no such input/);

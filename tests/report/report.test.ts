@@ -7,10 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headError } from '../../src/report/error.js';
 import { quantArgs } from '../harness/fixtures.js';
 import { ctc } from '../harness/cli.js';
+import type { CliResult } from '../harness/cli.js';
 import { ROOT, corpusModel } from '../harness/paths.js';
 
 const dirs: string[] = [];
@@ -59,7 +60,10 @@ function cells(html: string, id: string): number[] {
 
 describe('ctc compile --report / ctc report', () => {
   const out = join(tmp(), 'llama');
-  const compiled = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-3', '-o', out, '--report', '--quiet');
+  let compiled: CliResult;
+  beforeAll(async () => {
+    compiled = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-3', '-o', out, '--report', '--quiet');
+  });
 
   it('draws one cell per layer and head, holding the scale scales.json has', () => {
     expect(compiled.code, compiled.stderr).toBe(0);
@@ -76,19 +80,19 @@ describe('ctc compile --report / ctc report', () => {
     expect(html).not.toMatch(/<script|<link|src=|@import|url\((?!#)/i);
   });
 
-  it('the same compile gives the same page, byte for byte, and ctc report redraws it', () => {
+  it('the same compile gives the same page, byte for byte, and ctc report redraws it', async () => {
     const again = join(tmp(), 'again');
-    expect(ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-3', '-o', again, '--report', '--quiet').code).toBe(0);
+    expect((await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-head', '--calib-sets', '0-3', '-o', again, '--report', '--quiet')).code).toBe(0);
     expect(readFileSync(join(again, 'report.html')).equals(readFileSync(join(out, 'report.html')))).toBe(true);
     const file = join(tmp(), 'page.html');
-    const r = ctc('report', out, '-o', file);
+    const r = await ctc('report', out, '-o', file);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(file).equals(readFileSync(join(out, 'report.html')))).toBe(true);
   });
 
-  it('eval --report adds perplexity, KL, top-1 and KL by position to the compile report', () => {
+  it('eval --report adds perplexity, KL, top-1 and KL by position to the compile report', async () => {
     const page = join(tmp(), 'eval.html');
-    const r = ctc('eval', corpusModel('llama-gqa-bytes-ts-eager'), join(out, 'model.onnx'), '--sets', '8-9', '--json', '--report', page);
+    const r = await ctc('eval', corpusModel('llama-gqa-bytes-ts-eager'), join(out, 'model.onnx'), '--sets', '8-9', '--json', '--report', page);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { perplexity: { reference: number; candidate: number }; kl: number; top1Agreement: number; klByPosition: number[] };
     // Every sequence has the same length, so the mean over positions is the mean over tokens.
@@ -101,8 +105,8 @@ describe('ctc compile --report / ctc report', () => {
     expect(cells(html, 'scale-q').length).toBe(24);
   });
 
-  it('a folder without compile.json is exit 1 naming it', () => {
-    const r = ctc('report', tmp());
+  it('a folder without compile.json is exit 1 naming it', async () => {
+    const r = await ctc('report', tmp());
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no compile\.json there/);
   });

@@ -85,15 +85,15 @@ describe('transform_config', () => {
     }
   });
 
-  it('compile writes the transform_config it applied (head_dim resolved to the model\'s), and refuses --checkpoint (vLLM does not apply R3)', () => {
+  it('compile writes the transform_config it applied (head_dim resolved to the model\'s), and refuses --checkpoint (vLLM does not apply R3)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctc-r3-'));
-    const ok = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '-o', join(dir, 'out'), '--quiet');
+    const ok = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '-o', join(dir, 'out'), '--quiet');
     expect(ok.code).toBe(0);
     const config = JSON.parse(readFileSync(join(dir, 'out', 'quantization_config.json'), 'utf8')) as { transform_config: { config_groups: Record<string, { head_dim: number; apply: { targets: string[] }[] }> } };
     const r3 = config.transform_config.config_groups['R3']!;
     expect(r3.head_dim).toBe(32);
     expect(r3.apply[0]!.targets).toEqual([0, 1, 2, 3].map((l) => `model.transformer.h.${l}.attn`));
-    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '--checkpoint', join(corpusModel('llama-gqa-bytes-ts-eager'), '..', 'hf'), '-o', join(dir, 'ckpt'), '--quiet');
+    const r = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-kv-r3', '--calib-sets', '0', '--checkpoint', join(corpusModel('llama-gqa-bytes-ts-eager'), '..', 'hf'), '-o', join(dir, 'ckpt'), '--quiet');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--checkpoint: the rule set "fp8-kv-r3" rotates Q and K .* vLLM does not apply/);
   });

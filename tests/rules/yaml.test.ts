@@ -139,31 +139,31 @@ describe('weight quantization is refused with the reason', () => {
 });
 
 describe('the CLI with YAML recipes', () => {
-  it('compile --rules recipe.yaml quantizes as the same rule file in JSON would', () => {
+  it('compile --rules recipe.yaml quantizes as the same rule file in JSON would', async () => {
     const f = file(`quant_stage:
   quant_modifiers:
     QuantizationModifier:
       kv_cache_scheme: {num_bits: 8, type: float, strategy: attn_head}
 `);
-    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', f, '--calib-sets', '0', '-o', join(dir, 'o'), '-q');
+    const r = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', f, '--calib-sets', '0', '-o', join(dir, 'o'), '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/4 of 4 attention site\(s\) quantized, 8 edges/);
     const scales = JSON.parse(readFileSync(join(dir, 'o', 'scales.json'), 'utf8'));
     expect(scales['model.model.layers.0.self_attn.k_scale'].shape).toEqual([2, 1, 1]);
   });
-  it('ctc rules NAME --print-config: fp8-head, fp8-kv-head and a recipe give configs vLLM accepts', () => {
+  it('ctc rules NAME --print-config: fp8-head, fp8-kv-head and a recipe give configs vLLM accepts', async () => {
     const withScales = new Map<string, number[]>();
     for (const name of ['fp8-head', 'fp8-kv-head', file('q:\n  x_modifiers:\n    QuantizationModifier:\n      config_groups:\n        g:\n          targets: [attention]\n          input_activations: {num_bits: 8, type: float, strategy: tensor}\n')]) {
-      const r = ctc('rules', name, '--print-config');
+      const r = await ctc('rules', name, '--print-config');
       expect(r.code, r.stderr).toBe(0);
       const config = JSON.parse(r.stdout);
       expect(vllmProblems({ config: { quantization_config: config }, tensors: withScales, attentionModules: [], numHeads: 6, numKvHeads: 2 }), name).toEqual([]);
       expect(config.quantization_status).toBe('compressed');
     }
-    const head = JSON.parse(ctc('rules', 'fp8-head', '--print-config', '--attention-class', 'Qwen2Attention').stdout);
+    const head = JSON.parse((await ctc('rules', 'fp8-head', '--print-config', '--attention-class', 'Qwen2Attention')).stdout);
     expect(head.config_groups.group_0.targets).toEqual(['Qwen2Attention']);
     expect(head.kv_cache_scheme).toEqual(head.config_groups.group_0.input_activations);
-    const kv = JSON.parse(ctc('rules', 'fp8-kv-head', '--print-config').stdout);
+    const kv = JSON.parse((await ctc('rules', 'fp8-kv-head', '--print-config')).stdout);
     expect(kv.config_groups).toEqual({});
     expect(kv.kv_cache_scheme).toMatchObject({ num_bits: 8, type: 'float', strategy: 'attn_head', symmetric: true });
   });

@@ -36,9 +36,9 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
   const g = deepWalksModel(CHAIN, SIDE);
   writeFileSync(model, bytesOf(g.model));
 
-  it('inspect finds the site, its heads and its constant scale', () => {
+  it('inspect finds the site, its heads and its constant scale', async () => {
     expect(g.model.graph.nodes.length).toBeGreaterThanOrEqual(200_000);
-    const r = ctc('inspect', model, '--json');
+    const r = await ctc('inspect', model, '--json');
     expect(r.code, r.stderr).toBe(0);
     const sites = JSON.parse(r.stdout).sites as { numHeads: number; numKvHeads: number; headDim: number; variant: Record<string, string> }[];
     expect(sites.length).toBe(1);
@@ -48,7 +48,7 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
     expect(sites[0]!.variant['scoreScale']).toBe('mul');
   }, 300_000);
 
-  it('compile from statistics writes the quantized graph with the scales the statistics give', () => {
+  it('compile from statistics writes the quantized graph with the scales the statistics give', async () => {
     // Per-head ranges; fp8-head (symmetric, static_minmax) gives scale = max(|min|, |max|) / 448.
     const ranges = { q: [[-1.5, 3.5], [-7, 2]], k: [[-0.5, 0.25], [-2, 4.5]], v: [[-9, 1], [-1, 1.75]] } as const;
     const stats = {
@@ -59,7 +59,7 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
     };
     writeFileSync(join(dir, 'stats.json'), statsToJson(stats));
     const out = join(dir, 'out');
-    const r = ctc('compile', model, '--rules', 'fp8-head', '--stats', join(dir, 'stats.json'), '-o', out, '-q');
+    const r = await ctc('compile', model, '--rules', 'fp8-head', '--stats', join(dir, 'stats.json'), '-o', out, '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['compile.json', 'model.onnx', 'quantization_config.json', 'scales.json']);
     const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8')) as Record<string, { values: number[] }>;
@@ -73,7 +73,7 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
     expect(written.graph.nodes.filter((n) => n.is(Op.DequantizeLinear)).length).toBe(3);
   }, 300_000);
 
-  it('subgraphs nested 3,000 deep are refused as no ONNX model (exit 1), not a stack overflow', () => {
+  it('subgraphs nested 3,000 deep are refused as no ONNX model (exit 1), not a stack overflow', async () => {
     // ModelProto { ir_version 8, graph: If.then_branch { If.then_branch { ... } }, opset 17 }, written by hand.
     const varint = (n: number): Buffer => {
       const out: number[] = [];
@@ -90,7 +90,7 @@ describe('a 200,000-node graph with deep chains on every walk', () => {
     }
     const file = join(dir, 'nested.onnx');
     writeFileSync(file, Buffer.concat([varint(1 << 3), varint(8), field(7, graph), field(8, Buffer.concat([field(1, Buffer.alloc(0)), varint(2 << 3), varint(17)]))]));
-    const r = ctc('inspect', file);
+    const r = await ctc('inspect', file);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/nested\.onnx: not an ONNX model \(the protobuf does not parse: .*maximum recursion depth of 100/);
   });

@@ -46,7 +46,7 @@ describe('generated decoders with external weights', () => {
         [0, 1].map((l) => [`model.layers.${l}.self_attn`, 4, 2, 16, `present.${l}.key`]),
       );
       const out = join(d, 'out');
-      const r = ctc('compile', file, '--rules', 'fp8-head', '--calib-random', '2', ...DIMS, '-o', out, '-q');
+      const r = await ctc('compile', file, '--rules', 'fp8-head', '--calib-random', '2', ...DIMS, '-o', out, '-q');
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/external data weights\.bin \(\d+\.\d MiB\) placed by (reflink|copy) /);
       // the same weights, byte for byte, in a file of its own: the source keeps its single link
@@ -74,14 +74,14 @@ describe('generated decoders with external weights', () => {
     });
   }
 
-  it('inspect and compile --stats never read the weights: a 32 GB sparse 8B model', () => {
+  it('inspect and compile --stats never read the weights: a 32 GB sparse 8B model', async () => {
     const d = tmp();
     const file = join(d, 'model.onnx');
     const { model, weightBytes } = generateLlama(SHAPES['8B']!, { form: 'decomposed', weights: 'external', dir: d, dataFile: 'model.onnx.data' });
     saveModel(model, file);
     expect(weightBytes).toBeGreaterThan(30e9);
     expect(statSync(join(d, 'model.onnx.data')).blocks * 512).toBeLessThan(1e6); // sparse: no disk used
-    const r = ctc('inspect', file, '--json');
+    const r = await ctc('inspect', file, '--json');
     const sites = JSON.parse(r.stdout).sites as { numHeads: number; numKvHeads: number; headDim: number }[];
     expect(sites.length).toBe(32);
     expect(sites[31]).toMatchObject({ numHeads: 32, numKvHeads: 8, headDim: 128 });
@@ -96,7 +96,7 @@ describe('generated decoders with external weights', () => {
     writeFileSync(join(d, 'stats.json'), statsToJson(stats));
     const out = join(d, 'out');
     // --link-weights hardlink: copying 32 GB here would fill the test machine's disk
-    const c = ctc('compile', file, '--rules', 'fp8-kv-head', '--stats', join(d, 'stats.json'), '-o', out, '--json', '--link-weights', 'hardlink');
+    const c = await ctc('compile', file, '--rules', 'fp8-kv-head', '--stats', join(d, 'stats.json'), '-o', out, '--json', '--link-weights', 'hardlink');
     expect(c.code, c.stderr).toBe(0);
     const j = JSON.parse(c.stdout);
     expect(j.quantizedSites).toBe(32);
@@ -120,7 +120,7 @@ describe('the protobuf limit', () => {
     const f = join(tmp(), 'big.onnx');
     expect(() => saveModel(m, f)).toThrow(/big\.onnx: the model would be 2\.25 GiB, over protobuf's 2 GiB limit; write its weights to external data \(--external-data\)/);
   });
-  it('compile refuses up front, before calibrating, a model whose output would pass 2 GiB inline', () => {
+  it('compile refuses up front, before calibrating, a model whose output would pass 2 GiB inline', async () => {
     // A legal input just under the limit: a small attention model, then a second `graph` field
     // (protobuf merges it into the first) holding one unused UINT8 initializer whose raw_data
     // runs to 2 GiB less 100 bytes. Its zeros are a hole in a sparse file: no disk is written.
@@ -148,30 +148,30 @@ describe('the protobuf limit', () => {
     ftruncateSync(fd, total);
     closeSync(fd);
     expect(statSync(f).size).toBe(total);
-    const r = ctc('compile', f, '--rules', 'fp8-head', '--calib-random', '1', '-o', join(d, 'out'));
+    const r = await ctc('compile', f, '--rules', 'fp8-head', '--calib-random', '1', '-o', join(d, 'out'));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/model\.onnx: the output model would be about 2\.00 GiB inline .* over protobuf's 2 GiB limit; add --external-data/);
     // The warning that calibration on random inputs starts never came, and nothing was written.
     expect(r.stderr).not.toMatch(/calibrating on/);
     expect(existsSync(join(d, 'out'))).toBe(false);
   }, 120_000);
-  it('a model file over 2 GiB is refused as no ONNX model (exit 1), not an internal error', () => {
+  it('a model file over 2 GiB is refused as no ONNX model (exit 1), not an internal error', async () => {
     const d = tmp();
     const f = join(d, 'model.onnx');
     writeFileSync(f, bytesOf(deepChainModel(3).model));
     truncateSync(f, 2 ** 31 + 2 ** 20);
-    const r = ctc('inspect', f);
+    const r = await ctc('inspect', f);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/model\.onnx: is 2\.00 GiB, over protobuf's 2 GiB limit, so it is no ONNX model file/);
   });
-  it('--external-data writes the weights beside the model, and the outputs are the same', () => {
+  it('--external-data writes the weights beside the model, and the outputs are the same', async () => {
     const d = tmp();
-    const a = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'inline'), '-q');
-    const b = ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'ext'), '-q', '--external-data');
+    const a = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'inline'), '-q');
+    const b = await ctc('compile', corpusModel('gpt2-bytes-ts-eager'), '--rules', 'int8-head', '--calib-sets', '0', '-o', join(d, 'ext'), '-q', '--external-data');
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(statSync(join(d, 'ext', 'model.onnx')).size).toBeLessThan(200 * 1024);
     expect(statSync(join(d, 'ext', 'model.onnx.data')).size).toBeGreaterThan(7e6);
-    const r = ctc('eval', join(d, 'inline', 'model.onnx'), join(d, 'ext', 'model.onnx'), '--data', join(corpusModel('gpt2-bytes-ts-eager'), '..'), '--sets', '8', '--json');
+    const r = await ctc('eval', join(d, 'inline', 'model.onnx'), join(d, 'ext', 'model.onnx'), '--data', join(corpusModel('gpt2-bytes-ts-eager'), '..'), '--sets', '8', '--json');
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     for (const o of Object.values(j.outputs) as { maxAbs: number }[]) expect(o.maxAbs).toBe(0);

@@ -16,9 +16,9 @@ import { ZOO } from './zoo.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-left-float-'));
 
 describe('compile names what it leaves in float', () => {
-  it('the MoE router Softmaxes of Mixtral (TorchScript) are named with the reason; both attention blocks are quantized', () => {
+  it('the MoE router Softmaxes of Mixtral (TorchScript) are named with the reason; both attention blocks are quantized', async () => {
     const out = join(tmp(), 'o');
-    const r = ctc('compile', join(ZOO, 'mixtral-ts17', 'model.onnx'), '--rules', 'fp8-kv-head', '-o', out);
+    const r = await ctc('compile', join(ZOO, 'mixtral-ts17', 'model.onnx'), '--rules', 'fp8-kv-head', '-o', out);
     expect(r.code).toBe(0);
     const named = r.stderr.split('\n').filter((l) => l.includes('is left in float'));
     expect(named).toEqual([
@@ -30,8 +30,8 @@ describe('compile names what it leaves in float', () => {
     expect(record.quantizedSites).toHaveLength(2);
   }, 120_000);
 
-  it('a model whose every Softmax is attention (the corpus Llama) names nothing', () => {
-    const r = ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-kv-head', '--calib-sets', '0', '-o', join(tmp(), 'o'));
+  it('a model whose every Softmax is attention (the corpus Llama) names nothing', async () => {
+    const r = await ctc('compile', corpusModel('llama-gqa-bytes-ts-eager'), '--rules', 'fp8-kv-head', '--calib-sets', '0', '-o', join(tmp(), 'o'));
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/left in float/);
   }, 120_000);
