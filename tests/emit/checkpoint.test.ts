@@ -273,18 +273,18 @@ describe('compile --checkpoint refuses what vLLM cannot serve, and checkpoints t
     expect(q.code).toBe(1);
     expect(q.stderr).toMatch(/config\.json: already has a quantization_config/);
   });
-  it('a config.json that cannot be read says why and what to do; one that is not JSON says so', () => {
+  it('a config.json that cannot be read says why and what to do; one that is not JSON says so', async () => {
     const d = tmp();
     mkdirSync(join(d, 'dir', 'config.json'), { recursive: true });
     copyFileSync(join(LLAMA_HF, 'model.safetensors'), join(d, 'dir', 'model.safetensors'));
-    const r = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'dir'), '-o', join(d, 'o1'));
+    const r = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'dir'), '-o', join(d, 'o1'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/config\.json: cannot read \(EISDIR\): it is a folder; name a file/);
     expect(r.stderr).not.toMatch(/not valid JSON|internal error/);
     mkdirSync(join(d, 'text'));
     writeFileSync(join(d, 'text', 'config.json'), '{"model_type": "llama",');
     copyFileSync(join(LLAMA_HF, 'model.safetensors'), join(d, 'text', 'model.safetensors'));
-    const t = ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'text'), '-o', join(d, 'o2'));
+    const t = await ctc('compile', LLAMA, '--rules', 'fp8-head', '--checkpoint', join(d, 'text'), '-o', join(d, 'o2'));
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/config\.json: not valid JSON \(/);
   });
