@@ -19,10 +19,10 @@ const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
 const rulesJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(builtinRuleFile(name), 'utf8'));
 
 describe('key centering in the rule file and the outputs', () => {
-  it('quantization_config.json: the compressed-tensors fields of int4-kv-r3, plus ctc_extensions.k_cache_centering naming the sites', () => {
+  it('quantization_config.json: the compressed-tensors fields of int4-kv-r3, plus ctc_extensions.k_cache_centering naming the sites', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctc-centering-'));
     for (const rules of ['int4-kv-r3', 'int4-kv-r3-centered']) {
-      const r = ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '-o', join(dir, rules), '--quiet');
+      const r = await ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '-o', join(dir, rules), '--quiet');
       expect(r.code, r.stderr).toBe(0);
     }
     const plain = JSON.parse(readFileSync(join(dir, 'int4-kv-r3', 'quantization_config.json'), 'utf8'));
@@ -35,8 +35,8 @@ describe('key centering in the rule file and the outputs', () => {
     const scales = JSON.parse(readFileSync(join(dir, 'int4-kv-r3-centered', 'scales.json'), 'utf8'));
     for (const t of ext.k_cache_centering.targets as string[]) expect(scales[`${t}.k_offset`].shape).toEqual([2, 32]);
     // the rule-set view states it too
-    expect(ctc('rules', 'int4-kv-r3-centered').stdout).toMatch(/ctc_extensions k_cache_centering: .*vLLM does not apply/);
-    expect(JSON.parse(ctc('rules', 'int4-kv-r3-centered', '--print-config').stdout).ctc_extensions.k_cache_centering.targets).toEqual(['LlamaAttention']);
+    expect((await ctc('rules', 'int4-kv-r3-centered')).stdout).toMatch(/ctc_extensions k_cache_centering: .*vLLM does not apply/);
+    expect(JSON.parse((await ctc('rules', 'int4-kv-r3-centered', '--print-config')).stdout).ctc_extensions.k_cache_centering.targets).toEqual(['LlamaAttention']);
   });
 
   it('the rule file: an unknown key or statistic inside ctc_extensions is refused naming it', () => {
@@ -48,7 +48,7 @@ describe('key centering in the rule file and the outputs', () => {
     expect(parseRuleSet(rulesJson('int4-kv-r3'), 'y', 'y.json').ctcExtensions.kCacheCentering).toBeNull();
   });
 
-  it('refused with the reason: --checkpoint, --layerwise, and --stats saved without the key sums', () => {
+  it('refused with the reason: --checkpoint, --layerwise, and --stats saved without the key sums', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctc-centering-'));
     // centering without R3, so that the refusal is centering's own
     const { transform_config: _, ...noR3 } = rulesJson('int4-kv-r3-centered');
@@ -57,23 +57,23 @@ describe('key centering in the rule file and the outputs', () => {
     // fp8, which vLLM serves (an int4 cache is refused for --checkpoint before that)
     const fp8 = join(dir, 'fp8-kv-centered.json');
     writeFileSync(fp8, JSON.stringify({ ...noR3, kv_cache_scheme: rulesJson('fp8-kv-head')['kv_cache_scheme'] }));
-    const ckpt = ctc('compile', LLAMA, '--rules', fp8, '--calib-sets', '0', '--checkpoint', join(LLAMA, '..', 'hf'), '-o', join(dir, 'a'), '--quiet');
+    const ckpt = await ctc('compile', LLAMA, '--rules', fp8, '--calib-sets', '0', '--checkpoint', join(LLAMA, '..', 'hf'), '-o', join(dir, 'a'), '--quiet');
     expect(ckpt.code).toBe(1);
     expect(ckpt.stderr).toMatch(/--checkpoint: the rule set "fp8-kv-centered" centers the keys .*vLLM does not apply/);
-    const layerwise = ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--layerwise', '-o', join(dir, 'b'), '--quiet');
+    const layerwise = await ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0', '--layerwise', '-o', join(dir, 'b'), '--quiet');
     expect(layerwise.code).toBe(1);
     expect(layerwise.stderr).toMatch(/--layerwise: the rule set "int4-kv-centered" centers the keys .*one whole-graph pass/);
 
     const stats = join(dir, 'stats.json');
-    expect(ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0-1', '--save-stats', stats, '-o', join(dir, 'c'), '--quiet').code).toBe(0);
+    expect((await ctc('compile', LLAMA, '--rules', rules, '--calib-sets', '0-1', '--save-stats', stats, '-o', join(dir, 'c'), '--quiet')).code).toBe(0);
     const saved = JSON.parse(readFileSync(stats, 'utf8'));
     expect(saved.batches.map((b: { keySums: { site: string }[] }) => b.keySums.map((k) => k.site))).toEqual([0, 1].map(() => [0, 1, 2, 3].map((l) => `model.model.layers.${l}.self_attn`)));
     // the same statistics compile to the same scales and offsets
-    expect(ctc('compile', LLAMA, '--rules', rules, '--stats', stats, '-o', join(dir, 'd'), '--quiet').code).toBe(0);
+    expect((await ctc('compile', LLAMA, '--rules', rules, '--stats', stats, '-o', join(dir, 'd'), '--quiet')).code).toBe(0);
     expect(readFileSync(join(dir, 'd', 'scales.json'), 'utf8')).toBe(readFileSync(join(dir, 'c', 'scales.json'), 'utf8'));
     delete saved.batches[1].keySums;
     writeFileSync(stats, JSON.stringify(saved));
-    const r = ctc('compile', LLAMA, '--rules', rules, '--stats', stats, '-o', join(dir, 'e'), '--quiet');
+    const r = await ctc('compile', LLAMA, '--rules', rules, '--stats', stats, '-o', join(dir, 'e'), '--quiet');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no key sums of site model\.model\.layers\.0\.self_attn .*saved without it/);
   });

@@ -115,7 +115,7 @@ describe('--cache-io quantized with centered, rotated keys: fed as README says',
     }
 
     // inspect --json names each key tensor's offset initializer; values carry none
-    const cache = JSON.parse(ctc('inspect', '--json', join(dir, 'quantized', 'model.onnx')).stdout).cacheInterface;
+    const cache = JSON.parse((await ctc('inspect', '--json', join(dir, 'quantized', 'model.onnx'))).stdout).cacheInterface;
     for (const t of cache.tensors) {
       if (t.name.endsWith('.key')) expect(t.offset?.initializer, t.name).toBe(`${site(Number(/\.(\d+)\.key$/.exec(t.name)![1]))}.k_offset`);
       else expect(t.offset, t.name).toBeUndefined();
