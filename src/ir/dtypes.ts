@@ -148,24 +148,39 @@ function buildCodec(f: MinifloatFormat): MinifloatCodec {
   const signBit = 1 << (f.bits - 1);
   const decode = new Float32Array(n);
   const pos: { v: number; c: number }[] = [];
-  let nanCode = -1;
   for (let c = 0; c < n; c++) {
     const v = decodeMinifloatCode(f, c);
     decode[c] = v;
-    if (Number.isNaN(v)) {
-      if (nanCode < 0 || c === signBit || (f.kind === 'fn' && c === n - 1 - signBit)) nanCode = c;
-    } else if (c < signBit && Number.isFinite(v)) pos.push({ v, c });
+    if (c < signBit && Number.isFinite(v)) pos.push({ v, c });
   }
   pos.sort((a, b) => a.v - b.v);
-  if (f.kind === 'fn') nanCode = (n - 1) & ~signBit; // 0x7f
   return {
     decode,
     positives: Float64Array.from(pos.map((p) => p.v)),
     positiveCodes: Uint8Array.from(pos.map((p) => p.c)),
     signBit,
-    nanCode,
+    nanCode: nanCodeOf(f),
     format: f,
   };
+}
+
+/**
+ * The NaN code ONNX's Cast writes (its backend tests store these): FNUZ 0x80 (the code -0 would
+ * have), FN the all-ones 0x7f, IEEE the quiet NaN 0x7e (exponent all ones, top mantissa bit set).
+ * float4e2m1 has no NaN.
+ */
+function nanCodeOf(f: MinifloatFormat): number {
+  const infinity = ((1 << f.exponentBits) - 1) << f.mantissaBits;
+  switch (f.kind) {
+    case 'fnuz':
+      return 1 << (f.bits - 1);
+    case 'fn':
+      return (1 << (f.bits - 1)) - 1;
+    case 'ieee':
+      return infinity | (1 << (f.mantissaBits - 1));
+    case 'no-nan':
+      return -1;
+  }
 }
 
 /** The five minifloat codecs, built once when the module loads (5 × at most 256 codes) and never changed. */
@@ -199,7 +214,7 @@ export function encodeMinifloat(id: DataType, x: number, saturate = true): numbe
   let code: number;
   if (a >= top) {
     if (a === top || saturate || c.format.kind === 'no-nan') code = c.positiveCodes[p.length - 1]!;
-    else if (c.format.kind === 'ieee') code = decodeIndexOfInfinity(c);
+    else if (c.format.kind === 'ieee') code = ((1 << c.format.exponentBits) - 1) << c.format.mantissaBits; // +infinity
     else code = c.nanCode;
   } else {
     // binary search: first index with p[i] >= a
@@ -229,16 +244,14 @@ export function encodeMinifloat(id: DataType, x: number, saturate = true): numbe
   return code;
 }
 
-function decodeIndexOfInfinity(c: MinifloatCodec): number {
-  for (let i = 0; i < c.decode.length; i++) if (c.decode[i] === Infinity) return i;
-  return c.nanCode;
-}
-
 export function decodeMinifloat(id: DataType, code: number): number {
   return minifloat(id).decode[code]!;
 }
 
-/** float8e8m0: a power of two 2^(code-127); 0xff is NaN. Encoding rounds up (the spec default). */
+/**
+ * float8e8m0: a power of two 2^(code-127); 0xff is NaN. Encoding rounds up (the spec default),
+ * and stores 0 as the smallest code 0x00, as ONNX's Cast does (the exponent bits of 0 are 0).
+ */
 export function decodeE8M0(code: number): number {
   return code === 0xff ? NaN : 2 ** (code - 127);
 }
@@ -490,7 +503,8 @@ export function encodeFromFloat32(id: DataType, values: ArrayLike<number>): Uint
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i]!;
-        out[i] = !(v > 0) || !Number.isFinite(v) ? 0xff : Math.min(254, Math.max(0, Math.ceil(Math.log2(v)) + 127));
+        if (v === 0) out[i] = 0;
+        else out[i] = !(v > 0) || !Number.isFinite(v) ? 0xff : Math.min(254, Math.max(0, Math.ceil(Math.log2(v)) + 127));
       }
       return out;
     }

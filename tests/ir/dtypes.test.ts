@@ -243,8 +243,8 @@ describe('codec edges, each value hand-computed from IEEE 754 and the ONNX Cast 
     expect(encodeBFloat16(NaN)).toBe(0x7fc0);
     expect([decodeBFloat16(0x3f80), decodeBFloat16(0xc000), decodeBFloat16(0x7f80), decodeBFloat16(0x13f80)]).toEqual([1, -2, Infinity, 1]);
   });
-  it('float8e8m0 (a power of two, 2^(code - 127)): encoding rounds up, saturates at 2^127, and NaN for anything not positive', () => {
-    expect([...encodeFromFloat32(DataType.FLOAT8E8M0, [1, 3, 4, 0.3, 2 ** -127, 2 ** -140, 2 ** 127, 1e39, 0, -1, NaN, Infinity])]).toEqual([127, 129, 129, 126, 0, 0, 254, 254, 0xff, 0xff, 0xff, 0xff]);
+  it('float8e8m0 (a power of two, 2^(code - 127)): encoding rounds up, saturates at 2^127, 0 is code 0 (as ONNX Cast), NaN for the rest', () => {
+    expect([...encodeFromFloat32(DataType.FLOAT8E8M0, [1, 3, 4, 0.3, 2 ** -127, 2 ** -140, 2 ** 127, 1e39, 0, -0, -1, NaN, Infinity])]).toEqual([127, 129, 129, 126, 0, 0, 254, 254, 0, 0, 0xff, 0xff, 0xff]);
     expect([decodeE8M0(0), decodeE8M0(127), decodeE8M0(254)]).toEqual([2 ** -127, 1, 2 ** 127]);
     expect(Number.isNaN(decodeE8M0(0xff))).toBe(true);
   });
