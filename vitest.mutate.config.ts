@@ -12,6 +12,7 @@ export default defineConfig({
       'tests/ir/dtypes.test.ts',
       'tests/rules/targets.test.ts',
       'tests/rules/rotations.test.ts',
+      'tests/passes/insert-observers.test.ts',
       'tests/rules/regex.test.ts',
       'tests/rules/opset.test.ts',
       'tests/passes/contract.test.ts',

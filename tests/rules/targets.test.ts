@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scanModelFile } from '../../src/cli/inspect.js';
+import { RuleError } from '../../src/errors.js';
 import { parseRuleSet } from '../../src/rules/schema.js';
 import { notNarrowBecause, planSites } from '../../src/rules/targets.js';
 import { corpusModel } from '../harness/paths.js';
@@ -123,6 +124,10 @@ describe('class names, parents and the suggested target', () => {
     // a leading dot still has a parent: the empty name
     expect(notNarrowBecause('re:\\.attn$', '.attn')).toBeUndefined();
     expect(notNarrowBecause('attention', 'attn')).toBeUndefined();
+  });
+  it('notNarrowBecause on its own refuses an invalid regex as a rule error', () => {
+    expect(() => notNarrowBecause('re:(a', 'model.attn')).toThrow(RuleError);
+    expect(() => notNarrowBecause('re:(a', 'model.attn')).toThrow(/^invalid regular expression re:\(a: /);
   });
   it('the refusal of a wide target suggests the escaped exact regex, and that suggestion selects just the site', () => {
     let message = '';
