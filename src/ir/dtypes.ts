@@ -212,8 +212,8 @@ export function encodeMinifloat(id: DataType, x: number, saturate = true): numbe
   const p = c.positives;
   const top = p[p.length - 1]!;
   let code: number;
-  if (a >= top) {
-    if (a === top || saturate || c.format.kind === 'no-nan') code = c.positiveCodes[p.length - 1]!;
+  if (a > top) {
+    if (saturate || c.format.kind === 'no-nan') code = c.positiveCodes[p.length - 1]!;
     else if (c.format.kind === 'ieee') code = ((1 << c.format.exponentBits) - 1) << c.format.mantissaBits; // +infinity
     else code = c.nanCode;
   } else {
@@ -291,21 +291,19 @@ export function encodeFloat16(x: number): number {
   if (Number.isNaN(x)) return 0x7e00;
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
   const a = Math.abs(Math.fround(x));
-  if (a >= 65520) return sign | 0x7c00; // rounds to infinity
-  if (a < 2 ** -24 / 2) return sign;
+  // -Infinity for 0, Infinity for Infinity; the guard corrects a log2 rounded up to the next integer.
   let e = Math.floor(Math.log2(a));
   if (2 ** e > a) e -= 1;
-  if (e < -14) {
-    // subnormal: units of 2^-24, round half to even
-    const m = roundHalfEven(a / 2 ** -24);
-    return sign | m;
-  }
+  // subnormal (and zero): units of 2^-24, round half to even (just below 2^-14 it may reach 0x0400)
+  if (e < -14) return sign | roundHalfEven(a / 2 ** -24);
   let m = roundHalfEven((a / 2 ** e - 1) * 1024);
   if (m === 1024) {
+    // the rounding carried into the exponent
     m = 0;
     e += 1;
-    if (e > 15) return sign | 0x7c00;
   }
+  // past 65504 once rounded (from 65520 up, and Infinity): infinity
+  if (e > 15) return sign | 0x7c00;
   return sign | ((e + 15) << 10) | m;
 }
 
@@ -503,8 +501,8 @@ export function encodeFromFloat32(id: DataType, values: ArrayLike<number>): Uint
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i]!;
-        if (v === 0) out[i] = 0;
-        else out[i] = !(v > 0) || !Number.isFinite(v) ? 0xff : Math.min(254, Math.max(0, Math.ceil(Math.log2(v)) + 127));
+        // ±0: log2 is -Infinity, clamped to code 0x00 as ONNX's Cast stores it
+        out[i] = !(v >= 0) || !Number.isFinite(v) ? 0xff : Math.min(254, Math.max(0, Math.ceil(Math.log2(v)) + 127));
       }
       return out;
     }

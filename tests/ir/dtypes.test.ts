@@ -191,6 +191,9 @@ describe('codec edges, each value hand-computed from IEEE 754 and the ONNX Cast 
     expect(encodeMinifloat(DataType.FLOAT8E5M2FNUZ, 1e9, false)).toBe(0x80);
     // float4e2m1 has neither: it saturates at 6 (code 0x7) either way
     expect([encodeMinifloat(DataType.FLOAT4E2M1, 100, false), encodeMinifloat(DataType.FLOAT4E2M1, -100)]).toEqual([0x7, 0xf]);
+    // nor a NaN: ctc stores NaN as the largest value, 6 (ONNX's reference Cast stores -0; see dtypes-onnx-cast.test.ts)
+    expect([encodeMinifloat(DataType.FLOAT4E2M1, NaN), encodeMinifloat(DataType.FLOAT4E2M1, NaN, false)]).toEqual([0x7, 0x7]);
+    expect([...encodeFromFloat32(DataType.FLOAT4E2M1, [NaN, -1])]).toEqual([0xa7]);
   });
   it('float8 NaN codes: e4m3fn 0x7f, the FNUZ types 0x80; every other format decodes its NaN as NaN', () => {
     expect(encodeMinifloat(DataType.FLOAT8E4M3FNUZ, NaN)).toBe(0x80);
@@ -218,6 +221,9 @@ describe('codec edges, each value hand-computed from IEEE 754 and the ONNX Cast 
   });
   it('float16: rounding carries into the exponent, halfway cases to even, the overflow threshold 65520, subnormals', () => {
     expect(encodeFloat16(2047.9)).toBe(0x6800); // rounds up to 2048 = 2^11
+    expect(encodeFloat16(32767)).toBe(0x7800); // rounds up to 32768 = 2^15, the largest exponent: still finite
+    expect(encodeFloat16(-32767)).toBe(0xf800);
+    expect([encodeFloat16(Infinity), encodeFloat16(-Infinity), encodeFloat16(1e6), encodeFloat16(0)]).toEqual([0x7c00, 0xfc00, 0x7c00, 0x0000]);
     expect(encodeFloat16(1 + 2 ** -11)).toBe(0x3c00); // halfway between 1 and 1 + 2^-10: even
     expect(encodeFloat16(1 + 3 * 2 ** -11)).toBe(0x3c02); // halfway between 0x3c01 and 0x3c02: even
     expect(encodeFloat16(65519)).toBe(0x7bff);
