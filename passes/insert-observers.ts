@@ -73,7 +73,8 @@ export function insertObservers(model: Model, edges: readonly QuantEdge[]): Obse
   }
   // The builder only appends: what this pass added is the tail of each list.
   const added = { nodes: g.nodes.slice(before.nodes), outputs: g.outputs.slice(before.outputs), initializers: g.initializers.slice(before.initializers) };
-  return { modified: added.nodes.length + added.outputs.length > 0, observers, added };
+  // Every output added is a node's (the statistics Concat) or a tensor whose reductions were added.
+  return { modified: added.nodes.length > 0, observers, added };
 }
 
 export interface ObservedResult extends ObserversResult {

@@ -94,10 +94,12 @@ function planted(opset: number, type: DataType, observer: 'minmax' | 'mse'): Pla
   const model = emptyModel({ '': opset }, opset >= 21 ? 10 : 8);
   const b = new GraphBuilder(model);
   const feeds: Planted['feeds'] = [];
+  // the model's own initializer, which the pass must not count as added
+  const one = b.initializer('one', Tensor.fromFloat32('one', type, [], [1]));
   const edge = (name: string, layout: Layout): Edge => {
     const x = b.input(name, type, DIMS[layout]);
     feeds.push({ name, layout, values: data(layout, feeds.length) });
-    return { value: b.op(Op.Identity, [x], [], `${name}/Identity`), layout, headAxis: headAxisOf[layout], rank: DIMS[layout].length };
+    return { value: b.op(Op.Mul, [x, one], [], `${name}/Mul`), layout, headAxis: headAxisOf[layout], rank: DIMS[layout].length };
   };
   const q = edge('q', 'BSE');
   const k = edge('k', 'BHSD');
@@ -194,10 +196,14 @@ describe('insert-observers: per-head min and max of every quantized tensor, in o
       const reshape = r.added.nodes.filter((n) => n.is(Op.Reshape));
       expect(reshape.map((n) => n.name)).toEqual(['ctc.observe/layers.0.attn/q/Reshape']);
       expect([...reshape[0]!.inputs[1]!.initializer!.toFloat32()]).toEqual([0, 0, H, D]);
-      // every statistic is cast to float32 before the Concat
+      // every statistic is cast to float32 before the Concat, the Cast named after what it casts
       const casts = r.added.nodes.filter((n) => n.is(Op.Cast));
-      expect(casts.length).toBe(8);
+      expect(casts.map((n) => n.name)).toEqual(reduces.map((n) => `${n.outputs[0]!.name}/float`));
       expect(casts.every((n) => n.intAttr('to', 0) === DataType.FLOAT)).toBe(true);
+      // what was added is the tail of each list: the model's own initializer is not in it
+      const axesConsts = opset >= 18 ? reduces.map((n) => `${n.name}/axes`) : [];
+      expect(r.added.initializers.map((v) => v.name)).toEqual(['ctc.observe/layers.0.attn/q/shape', ...axesConsts]);
+      expect(p.model.graph.initializers.map((v) => v.name)).toEqual(['one', 'ctc.observe/layers.0.attn/q/shape', ...axesConsts]);
     }
   });
 
