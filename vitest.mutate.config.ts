@@ -1,7 +1,9 @@
 /**
- * The test files `npm run mutate` runs: those that exercise the mutated modules in-process
- * (Stryker mutates sources, so tests that drive the built CLI cannot see a mutant) and finish
- * in seconds. The full suite stays vitest.config.ts.
+ * The test files `npm run mutate` runs: in-process tests of the mutated modules that finish in
+ * seconds, since Stryker runs them once per mutant. The CLI tests also run main() in-process now
+ * (tests/harness/cli.ts), so a mutant is visible to them too, but each calibrates real models
+ * for seconds to minutes: add one here only to kill a mutant nothing faster can see. Tests of
+ * the built binary (ctcProcess) cannot see a mutant. The full suite stays vitest.config.ts.
  */
 import { defineConfig } from 'vitest/config';
 
