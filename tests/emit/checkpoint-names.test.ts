@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { attentionClassOf, checkpointPrefix } from '../../src/emit/checkpoint.js';
 import type { InputCheckpoint } from '../../src/emit/checkpoint.js';
 
-const ckpt = (keys: string[]): InputCheckpoint => ({ dir: 'ck', config: {}, shards: [], indexMetadata: {}, keys: new Set(keys) });
+const ckpt = (keys: string[]): InputCheckpoint => ({ dir: 'ck', config: {}, shards: [], indexMetadata: {}, keys: new Set(keys), otherFiles: [] });
 
 describe('attentionClassOf', () => {
   it.each([

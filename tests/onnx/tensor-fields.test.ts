@@ -5,15 +5,17 @@
  * site finding reads the constant (exit 2, seed 3: cases 1457, 1993, 2031).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
-import type { TensorProto } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../src/errors.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { decodeModel } from '../../src/onnx/serde.js';
 
 /** A model whose one initializer `w` feeds an Identity. */
-function modelWith(w: Partial<TensorProto>): Uint8Array {
+type TensorInit = MessageInitShape<typeof TensorProtoSchema>;
+
+function modelWith(w: TensorInit): Uint8Array {
   const t = create(TensorProtoSchema, { name: 'w', ...w });
   const graph = create(GraphProtoSchema, {
     name: 'g',
@@ -23,7 +25,7 @@ function modelWith(w: Partial<TensorProto>): Uint8Array {
   });
   return toBinary(ModelProtoSchema, create(ModelProtoSchema, { irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { version: 17n })], graph }));
 }
-const load = (w: Partial<TensorProto>) => decodeModel(modelWith(w), { file: 'f.onnx' }).graph.initializers[0]!.initializer!;
+const load = (w: TensorInit) => decodeModel(modelWith(w), { file: 'f.onnx' }).graph.initializers[0]!.initializer!;
 
 describe('tensor values against shape and type', () => {
   it('values in the field their type names, as many as the shape holds, load', () => {
@@ -34,7 +36,7 @@ describe('tensor values against shape and type', () => {
     expect(load({ dataType: DataType.INT4, dims: [3n], int32Data: [0x21, 0x03] }).bytes()).toEqual(new Uint8Array([0x21, 0x03]));
   });
 
-  const refused: [string, Partial<TensorProto>, RegExp][] = [
+  const refused: [string, TensorInit, RegExp][] = [
     ['more values than the shape holds (case 2031)', { dataType: DataType.INT64, dims: [0n], int64Data: [5n] }, /"w" \(initializer\) has 1 value\(s\) in int64_data, but its shape \[0\] needs 0/],
     ['a huge dimension over few values (case 1993)', { dataType: DataType.INT64, dims: [2n ** 31n], int64Data: [1n, 2n] }, /has 2 value\(s\) in int64_data, but its shape \[2147483648\] needs 2147483648/],
     ['fewer values than the shape holds', { dataType: DataType.INT64, dims: [2n, 2n], int64Data: [1n] }, /needs 4/],

@@ -75,7 +75,7 @@ describe('QDQ error bound on attention outputs', () => {
           for (let h = 0; h < H; h++) scaleOf.q.push(Math.fround((amax(Q, H, h) / qMax) * factors[h % 16]!));
           for (let h = 0; h < Hkv; h++) scaleOf.k.push(Math.fround((amax(K, Hkv, h) / qMax) * factors[(h + 5) % 16]!));
           for (let h = 0; h < Hkv; h++) scaleOf.v.push(Math.fround((amax(V, Hkv, h) / qMax) * factors[(h + 11) % 16]!));
-          const rules: RuleSet = { name: 't', source: 't', description: '', configGroups: { g: { targets: ['attention'], input_activations: a, format: 'dense' } }, kvCacheScheme: null, ignore: [], transformConfig: null, warnings: [] };
+          const rules: RuleSet = { name: 't', source: 't', description: '', configGroups: { g: { targets: ['attention'], input_activations: a, format: 'dense' } }, kvCacheScheme: null, ignore: [], transformConfig: null, ctcExtensions: { kCacheCentering: null }, warnings: [] };
           applyRules(g.model, rules, (e) => scaleOf[e.role]);
           g.b.output(new Map([...g.model.graph.nodes].flatMap((n) => n.outputs).map((v) => [v.name, v])).get(p.pv)!);
           const O2 = (await run(g.model, inputs))[p.pv]!.data as Float32Array;
