@@ -35,7 +35,8 @@ import { Op } from '../src/onnx/ops.js';
 import { writeKvOffset } from '../src/transform/kv-offset.js';
 import type { CacheIoMode } from './cache-io.js';
 import { activationFloatType } from './insert-qdq.js';
-import { reaches, readsPast } from './rotate-qk.js';
+import { describeProducts, productsOf, reaches } from '../src/attention/qk-products.js';
+import { readsPast } from './rotate-qk.js';
 
 export interface CenterResult {
   readonly modified: boolean;
@@ -60,33 +61,11 @@ export function whyNotCentered(site: Site, isGraphOutput: (v: Value) => boolean)
   if (qk !== undefined && (qk.uses().length > 0 || isGraphOutput(qk)) && a.intAttr('qk_matmul_output_mode', 0) !== 3) {
     return `its op exposes the attention scores before the softmax (${qk.name}), which a key offset would change`;
   }
-  const products = contractionsOf(site.k.value, a);
+  const products = productsOf(site.k.value, a);
   if (products.length > 1) {
-    return `its keys feed ${products.length} products (${products.map((n) => n.name || n.op.opType).join(', ')}), not only Q·Kᵀ (e.g. DeBERTa's position-to-content term), where a key offset would not cancel`;
+    return `its keys feed ${describeProducts(products)}, not only Q·Kᵀ (e.g. DeBERTa's position-to-content term), where a key offset would not cancel`;
   }
   return undefined;
-}
-
-/**
- * The matrix products that read `k` (through reshapes, transposes, the grouped-query repeat) on
- * the way to the anchor: one, Q·Kᵀ, in an attention whose scores only q·k makes; none when the
- * anchor is a fused op that reads the keys itself.
- */
-function contractionsOf(k: Value, anchor: Node): Node[] {
-  const found: Node[] = [];
-  const seen = new Set<Node>();
-  const queue = k.uses().map((u) => u.node);
-  for (let i = 0; i < queue.length && i < 10_000; i++) {
-    const n = queue[i]!;
-    if (seen.has(n) || n === anchor) continue;
-    seen.add(n);
-    if (n.is(Op.MatMul) || n.is(Op.Gemm)) {
-      found.push(n);
-      continue;
-    }
-    for (const out of n.outputs) for (const u of out.uses()) queue.push(u.node);
-  }
-  return found;
 }
 
 /** The shape m broadcasts with on an edge: the head axis and everything after it (head_dim last). */

@@ -41,6 +41,7 @@ import { hadamardMatrix } from '../src/transform/hadamard.js';
 import { writeKvRotation } from '../src/transform/kv-rotation.js';
 import type { CacheIoMode } from './cache-io.js';
 import { activationFloatType } from './insert-qdq.js';
+import { describeProducts, productsOf, reaches } from '../src/attention/qk-products.js';
 
 export interface RotateResult {
   readonly modified: boolean;
@@ -60,24 +61,20 @@ export function readsPast(v: Value, pastName: string): boolean {
   return false;
 }
 
-/** Some output of `node` flows into `anchor` (a bounded walk down the consumers). */
-export function reaches(node: Node, anchor: Node): boolean {
-  if (node === anchor) return true;
-  const seen = new Set<Node>([node]);
-  const queue = [node];
-  for (let i = 0; i < queue.length && i < 10_000; i++) {
-    for (const out of queue[i]!.outputs) {
-      for (const c of out.consumers()) {
-        if (c === anchor) return true;
-        if (!seen.has(c)) {
-          seen.add(c);
-          queue.push(c);
-        }
-      }
-    }
+/**
+ * Why rotating this site's Q and K would change what it computes, or undefined when it would
+ * not: (Q·H)(K·H)ᵀ = Q·Kᵀ holds only where Q·Kᵀ is the one product either of them feeds
+ * (src/attention/qk-products.ts). Such a site is left un-rotated and named in the config's ignore.
+ */
+export function whyNotRotated(site: Site): string | undefined {
+  for (const [role, edge] of [['queries', site.q], ['keys', site.k]] as const) {
+    if (edge === undefined) continue;
+    const products = productsOf(edge.value, site.anchor);
+    if (products.length > 1) return `its ${role} feed ${describeProducts(products)}, not only Q·Kᵀ (e.g. DeBERTa's position terms), which a rotation of Q and K would change`;
   }
-  return false;
+  return undefined;
 }
+
 
 export function rotateQk(model: Model, rotations: ReadonlyMap<Site, SiteRotation>, cacheIo: CacheIoMode): RotateResult {
   const g = model.graph;

@@ -24,6 +24,7 @@ import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
 import { PassPipeline } from '../passes/pass.js';
 import { whyNotCentered } from '../passes/center-k.js';
+import { whyNotRotated } from '../passes/rotate-qk.js';
 import { findSites, rejectionLabel } from './attention/find-sites.js';
 import { stripSitePrefix } from './attention/naming.js';
 import type { Site } from './attention/site.js';
@@ -67,7 +68,7 @@ import { computeQParams, scaleProblem } from './quant/qparams.js';
 import type { QParams, ScaleType } from './quant/qparams.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/schema.js';
-import { planRotations, planSites, withResolvedHeadDims } from './rules/targets.js';
+import { planRotations, planSites, withIgnoredSites, withResolvedHeadDims } from './rules/targets.js';
 import { offsetOf } from './transform/kv-offset.js';
 import type { SiteRotation } from './rules/targets.js';
 import type { SitePlan } from './quant/edges.js';
@@ -284,9 +285,19 @@ async function compilePlanned(
   ckpt: InputCheckpoint | undefined,
 ): Promise<CompileResult> {
   const planned = plan(model, givenRules, opts.model, opts.stripPrefix, ckpt);
-  // The config states the head_dim each transform was applied with.
-  const rules = withResolvedHeadDims(givenRules, planned.rotations);
-  const { sites, plans, rejected, rotations } = planned;
+  // A rotation is exact only where Q·Kᵀ is the one product Q and K feed (rotate-qk's
+  // whyNotRotated): other sites stay un-rotated, said here and written into the config's ignore.
+  const unrotated = new Map<string, string>();
+  for (const [site, r] of planned.rotations) {
+    const why = whyNotRotated(site);
+    if (why === undefined) continue;
+    unrotated.set(site.name, r.scheme);
+    opts.warn(`${site.name}: ${why}; its Q and K are not rotated (transform_config's ignore lists it)`);
+  }
+  const rotations = new Map([...planned.rotations].filter(([site]) => !unrotated.has(site.name)));
+  // The config states the head_dim each transform was applied with, and the sites it skipped.
+  const rules = withResolvedHeadDims(withIgnoredSites(givenRules, unrotated), rotations);
+  const { sites, plans, rejected } = planned;
   // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
   // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
   for (const r of rejected) opts.warn(`${rejectionLabel(r)} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);

@@ -147,6 +147,22 @@ export function withResolvedHeadDims(rules: RuleSet, rotations: ReadonlyMap<Site
   return { ...rules, transformConfig: { config_groups: groups } };
 }
 
+/**
+ * The rule set with the sites a scheme targeted but that were left un-rotated (`skipped`: site
+ * name → the scheme that planned it) added to every apply entry's `ignore` of that scheme, so
+ * that the written transform_config says exactly which sites were rotated (and planRotations,
+ * reading it back, plans the same).
+ */
+export function withIgnoredSites(rules: RuleSet, skipped: ReadonlyMap<string, string>): RuleSet {
+  if (rules.transformConfig === null || skipped.size === 0) return rules;
+  const groups: Record<string, TransformScheme> = {};
+  for (const [name, scheme] of Object.entries(rules.transformConfig.config_groups)) {
+    const names = [...skipped].filter(([, s]) => s === name).map(([site]) => site);
+    groups[name] = names.length === 0 ? scheme : { ...scheme, apply: scheme.apply.map((a) => ({ ...a, ignore: [...a.ignore, ...names.filter((n) => !a.ignore.includes(n))] })) };
+  }
+  return { ...rules, transformConfig: { config_groups: groups } };
+}
+
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

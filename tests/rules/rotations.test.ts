@@ -19,7 +19,7 @@ import { scanModelFile } from '../../src/cli/inspect.js';
 import { RuleError } from '../../src/errors.js';
 import { parseRuleSet } from '../../src/rules/schema.js';
 import type { RuleSet } from '../../src/rules/schema.js';
-import { planRotations, withResolvedHeadDims } from '../../src/rules/targets.js';
+import { planRotations, withIgnoredSites, withResolvedHeadDims } from '../../src/rules/targets.js';
 import { corpusModel } from '../harness/paths.js';
 
 const { sites } = scanModelFile(corpusModel('llama-gqa-bytes-ts-eager'));
@@ -216,5 +216,31 @@ describe('withResolvedHeadDims: the transform_config written back states the hea
     expect(refusal(() => withResolvedHeadDims(r, planRotations(r, on)))).toBe(
       'r.json: transform_config.config_groups.R3 has head_dim null, and its sites have head dims 32 and 64; write the head_dim to use',
     );
+  });
+});
+
+describe('withIgnoredSites: sites a scheme targeted but left un-rotated are written into its ignore', () => {
+  it('nothing skipped, or no transform_config: the rule set is returned as it is', () => {
+    const r = rules({ R3: scheme(['attention']) });
+    expect(withIgnoredSites(r, new Map())).toBe(r);
+    const plain = parseRuleSet({ kv_cache_scheme: KV }, 'r', 'r.json');
+    expect(withIgnoredSites(plain, new Map([[name(1), 'R3']]))).toBe(plain);
+  });
+
+  it("each apply entry of the scheme that planned the site gains it once, after the ignore it had; other schemes and the given rule set are unchanged; read back, the skipped sites are not planned", () => {
+    const r = rules({ A: scheme([name(0), name(1)], { ignore: [name(3)] }), B: scheme([name(2), name(3)]) });
+    const out = withIgnoredSites(r, new Map([[name(1), 'A'], [name(3), 'A']]));
+    const g = out.transformConfig!.config_groups;
+    expect(g['A']!.apply.map((a) => [a.location, a.ignore])).toEqual([
+      ['q_attn', [name(3), name(1)]],
+      ['k_cache', [name(3), name(1)]],
+    ]);
+    expect(g['B']).toEqual(r.transformConfig!.config_groups['B']);
+    expect(r.transformConfig!.config_groups['A']!.apply[0]!.ignore).toEqual([name(3)]);
+    expect(plan(out)).toEqual([
+      [0, 'A', 32],
+      [2, 'B', 32],
+      [3, 'B', 32],
+    ]);
   });
 });
