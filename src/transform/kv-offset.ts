@@ -13,6 +13,7 @@
  */
 import type { Model } from '../ir/model.js';
 import { hadamardMatrix } from './hadamard.js';
+import { readMetadataRecord, writeMetadataRecord } from './metadata-record.js';
 
 export const KV_OFFSET_KEY = 'ctc.kv_cache_offset';
 
@@ -42,17 +43,10 @@ export function offsetOf(mean: Float64Array, heads: number, headDim: number, blo
 }
 
 export function writeKvOffset(model: Model, record: KvOffsetRecord): void {
-  model.metadataProps = [...model.metadataProps.filter(([key]) => key !== KV_OFFSET_KEY), [KV_OFFSET_KEY, JSON.stringify(record)]];
+  writeMetadataRecord(model, KV_OFFSET_KEY, record);
 }
 
-/** The record of a compiled model, or undefined (a malformed one too: it is ctc's own, never the user's input). */
+/** The record of a compiled model, or undefined (a malformed one too). */
 export function readKvOffset(model: Model): KvOffsetRecord | undefined {
-  const entry = model.metadataProps.find(([key]) => key === KV_OFFSET_KEY);
-  if (entry === undefined) return undefined;
-  try {
-    const r = JSON.parse(entry[1]) as KvOffsetRecord;
-    return typeof r.holds === 'string' && r.tensors !== null && typeof r.tensors === 'object' ? r : undefined;
-  } catch {
-    return undefined;
-  }
+  return readMetadataRecord<KvOffsetRecord>(model, KV_OFFSET_KEY, (r) => typeof r.holds === 'string' && r.tensors !== null && typeof r.tensors === 'object');
 }

@@ -5,6 +5,7 @@
  * the rotation stays inside the graph and the interface holds plain keys.
  */
 import type { Model } from '../ir/model.js';
+import { readMetadataRecord, writeMetadataRecord } from './metadata-record.js';
 
 export const KV_ROTATION_KEY = 'ctc.kv_cache_rotation';
 
@@ -17,17 +18,10 @@ export interface KvRotationRecord {
 }
 
 export function writeKvRotation(model: Model, record: KvRotationRecord): void {
-  model.metadataProps = [...model.metadataProps.filter(([key]) => key !== KV_ROTATION_KEY), [KV_ROTATION_KEY, JSON.stringify(record)]];
+  writeMetadataRecord(model, KV_ROTATION_KEY, record);
 }
 
-/** The record of a compiled model, or undefined (a malformed one too: it is ctc's own, never the user's input). */
+/** The record of a compiled model, or undefined (a malformed one too). */
 export function readKvRotation(model: Model): KvRotationRecord | undefined {
-  const entry = model.metadataProps.find(([key]) => key === KV_ROTATION_KEY);
-  if (entry === undefined) return undefined;
-  try {
-    const r = JSON.parse(entry[1]) as KvRotationRecord;
-    return r.type === 'hadamard' && Number.isInteger(r.head_dim) && Array.isArray(r.tensors) ? r : undefined;
-  } catch {
-    return undefined;
-  }
+  return readMetadataRecord<KvRotationRecord>(model, KV_ROTATION_KEY, (r) => r.type === 'hadamard' && Number.isInteger(r.head_dim) && Array.isArray(r.tensors));
 }
