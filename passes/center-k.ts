@@ -109,6 +109,14 @@ export function centerK(model: Model, offsets: ReadonlyMap<Site, Float64Array>, 
       return { node: new Node(op, [a, m], [out], [], model.names.fresh(`${base}/${what}`)), out };
     };
 
+    /** `back` becomes graph output `at` under x's name (the interface keeps its names); x is renamed `<name>.<suffix>`. */
+    const takeOutput = (x: Value, back: Value, at: number, suffix: string): void => {
+      const name = x.name;
+      x.name = model.names.fresh(`${name}.${suffix}`);
+      back.name = name;
+      back.type = x.type;
+      g.setOutput(at, back);
+    };
     /**
      * x − m for every reader on the way to the attention; other readers, and a graph output x,
      * read (x − m) + m, so that they see the quantized keys once QDQ is on x − m.
@@ -123,13 +131,7 @@ export function centerK(model: Model, offsets: ReadonlyMap<Site, Float64Array>, 
         const back = node(Op.Add, sub.out, m, 'Add');
         g.insertAfter(sub.node, [back.node]);
         for (const u of away) u.node.replaceInput(u.index, back.out);
-        if (at >= 0) {
-          const name = x.name;
-          x.name = model.names.fresh(`${name}.before_centering`);
-          back.out.name = name;
-          back.out.type = x.type;
-          g.setOutput(at, back.out);
-        }
+        if (at >= 0) takeOutput(x, back.out, at, 'before_centering');
       }
       return sub.out;
     };
@@ -139,13 +141,7 @@ export function centerK(model: Model, offsets: ReadonlyMap<Site, Float64Array>, 
       const at = g.outputs.indexOf(x);
       x.replaceAllUsesWith(back.out, { except: new Set([back.node]) });
       g.insertAfter(x.producer(), [back.node]);
-      if (at >= 0) {
-        const name = x.name;
-        x.name = model.names.fresh(`${name}.centered`);
-        back.out.name = name;
-        back.out.type = x.type;
-        g.setOutput(at, back.out);
-      }
+      if (at >= 0) takeOutput(x, back.out, at, 'centered');
     };
     const edgeOffset = (x: Value, e: Edge): Value => offset(x, e.layout, shapeOf(x.type)?.length ?? e.rank, e.headAxis);
 
