@@ -330,22 +330,22 @@ async function compilePlanned(
     if (why === undefined) keySites.push(p.site);
     else opts.warn(`${p.site.name}: ${why}; its keys are quantized without centering`);
   }
+  // How the user's sets run in onnxruntime, for the key-mean pass and for calibration alike:
+  // each set's tensor sizes checked against this machine before onnxruntime sees it.
+  const ortRun = {
+    sets: sizeCheckedSets(data, model),
+    providers: opts.providers ?? ['cpu'],
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.devices ? { devices: opts.devices } : {}),
+    progress: opts.progress,
+    warn: opts.warn,
+  };
   let keySums = new Map<string, KeySum[]>();
   let means = new Map<Site, Float64Array>();
   if (centering && fromStats) {
     means = keyMeans(merged!.batches.map((b) => b.keySums), keySites, opts.stats!.join(', '));
   } else if (centering) {
-    keySums = await measureKeySums(model, keySites, {
-      bytes,
-      modelPath: opts.model,
-      // each set's tensor sizes checked against this machine before onnxruntime sees it
-      sets: sizeCheckedSets(data, model),
-      providers: opts.providers ?? ['cpu'],
-      ...(opts.threads ? { threads: opts.threads } : {}),
-      ...(opts.devices ? { devices: opts.devices } : {}),
-      progress: opts.progress,
-      warn: opts.warn,
-    });
+    keySums = await measureKeySums(model, keySites, { bytes, modelPath: opts.model, ...ortRun });
     means = keyMeans([...keySums.values()], keySites, 'the calibration data');
   }
   // Rotations come first, so that calibration observes the rotated Q and K; the quantized
@@ -381,17 +381,7 @@ async function compilePlanned(
       opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
     }
     const t0 = performance.now();
-    const run = {
-      modelPath: opts.model,
-      edges,
-      // each set's tensor sizes checked against this machine before onnxruntime sees it
-      sets: sizeCheckedSets(data, model),
-      providers: opts.providers ?? ['cpu'],
-      ...(opts.threads ? { threads: opts.threads } : {}),
-      ...(opts.devices ? { devices: opts.devices } : {}),
-      progress: opts.progress,
-      warn: opts.warn,
-    };
+    const run = { modelPath: opts.model, edges, ...ortRun };
     const weights = model.graph.initializers.reduce((n, v) => n + tensorBytes(v.initializer!), 0);
     const tooLarge = opts.maxDeviceMemory !== undefined && weights > opts.maxDeviceMemory;
     if (tooLarge && !opts.layerwise) opts.warn(`the weights (${size(weights)}) exceed --max-device-memory (${size(opts.maxDeviceMemory!)}): calibrating layer by layer`);
