@@ -16,31 +16,21 @@ import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import type { Site } from '../../src/attention/site.js';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
-import { createSession, ort, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
+import { ort, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Value } from '../../src/ir/value.js';
 import { loadModel } from '../../src/onnx/model-file.js';
-import { encodeModel } from '../../src/onnx/serde.js';
 import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { readKvOffset } from '../../src/transform/kv-offset.js';
 import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
 import { contribAttentionModel } from '../harness/fused-op.js';
 import { NODE_TESTS, corpusModel } from '../harness/paths.js';
 import { readTensors } from '../harness/test-data.js';
+import { powerOfTwoBlock, r3Rotation, runAsFloat64 } from '../harness/r3.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
-async function run(model: Model | Uint8Array, feeds: Feeds): Promise<Record<string, Float64Array>> {
-  const bytes = model instanceof Uint8Array ? model : Buffer.concat(encodeModel(model).chunks);
-  const s = await createSession(bytes, { optimization: 'disabled', intraOpThreads: 1 });
-  try {
-    const out = await s.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, ortToFloat64(v)]));
-  } finally {
-    await s.release();
-  }
-}
 
 /** Largest |a − b| relative to the largest |a| (equal infinities and NaNs, as masked scores give, count as equal). */
 function maxRelDiff(a: Float64Array, b: Float64Array): number {
@@ -59,12 +49,10 @@ function maxRelDiff(a: Float64Array, b: Float64Array): number {
 const offsetFor = (s: Site, size: number): Float64Array =>
   Float64Array.from({ length: s.numKvHeads * s.headDim }, (_, i) => (Math.floor(i / s.headDim) + 1) * size + 0.1 * Math.sin(i * 1.3));
 
-const R3 = (block: number) => ({ scheme: 'R3', args: { type: 'hadamard' as const, apply: [], randomize: false as const, requires_grad: false, head_dim: block, precision: 'torch.float32' as const } });
-
 /** rotate-qk (when asked) then center-k on every site that can be centered; the sites and offsets used. */
 function transform(model: Model, rotate: boolean, io: 'float' | 'quantized', size: number): { sites: Site[]; offsets: Map<Site, Float64Array>; rotated: ReadonlyMap<Value, Value>; cache: readonly string[] } {
   const sites = findSites(model, ATTENTION_PATTERNS).sites.filter((s) => whyNotCentered(s, (v) => model.graph.outputs.includes(v)) === undefined);
-  const rotated = rotate ? rotateQk(model, new Map(sites.map((s) => [s, R3(s.headDim & -s.headDim)])), io).rotated : new Map<Value, Value>();
+  const rotated = rotate ? rotateQk(model, new Map(sites.map((s) => [s, r3Rotation(powerOfTwoBlock(s.headDim))])), io).rotated : new Map<Value, Value>();
   const offsets = new Map(sites.map((s) => [s, offsetFor(s, size)]));
   const r = centerK(model, offsets, rotated, io);
   expect(r.modified).toBe(sites.length > 0);
@@ -95,13 +83,13 @@ describe('center-k with quantization off: the same outputs', () => {
       const path = corpusModel(name);
       const inputs = testDataSets(loadModel(path), findDataSets(path, [], '0'))[0]!.load();
       const feeds: Feeds = Object.fromEntries([...inputs].map(([n, t]) => [n, toOrtTensor(t)]));
-      const want = await run(loadModel(path), feeds);
+      const want = await runAsFloat64(loadModel(path), feeds);
       await fc.assert(
         fc.asyncProperty(fc.boolean(), fc.double({ min: 0.05, max: 4, noNaN: true }), async (rotate, size) => {
           const model = loadModel(path);
           const { sites } = transform(model, rotate, 'float', size);
           expect(sites.length).toBeGreaterThan(0);
-          const got = await run(model, feeds);
+          const got = await runAsFloat64(model, feeds);
           expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
           for (const k of Object.keys(want)) expect(maxRelDiff(want[k]!, got[k]!), k).toBeLessThan(1e-5);
         }),
@@ -116,7 +104,7 @@ describe('center-k with quantization off: the same outputs', () => {
       const original = loadModel(path);
       const inputs = testDataSets(original, findDataSets(path, [], '8'))[0]!.load();
       const feeds: Feeds = Object.fromEntries([...inputs].map(([n, t]) => [n, toOrtTensor(t)]));
-      const want = await run(original, feeds);
+      const want = await runAsFloat64(original, feeds);
       const model = loadModel(path);
       const { sites, offsets, cache } = transform(model, rotate, 'quantized', 0.7);
       expect(cache).toEqual(sites.flatMap((s) => [s.cache!.pastKey, s.cache!.presentKey]));
@@ -133,7 +121,7 @@ describe('center-k with quantization off: the same outputs', () => {
         const [, heads, seq] = past.dims as number[];
         shifted[s.cache!.pastKey] = new ort.Tensor('float32', Float32Array.from(rotateAndShift(ortToFloat64(past), s.headDim, rotate ? s.headDim : undefined, offsets.get(s)!, heads!, seq!)), past.dims);
       }
-      const got = await run(model, shifted);
+      const got = await runAsFloat64(model, shifted);
       expect(maxRelDiff(want['logits']!, got['logits']!)).toBeLessThan(1e-5);
       for (const s of sites) {
         const dims = original.graph.outputs.find((v) => v.name === s.cache!.presentKey)!;
@@ -159,11 +147,11 @@ describe('center-k with quantization off: the same outputs', () => {
           const n = dims.reduce((a, b) => a * b, 1);
           feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + dims.length)), dims);
         }
-        const want = await run(original, feeds);
+        const want = await runAsFloat64(original, feeds);
         const model = build();
         const { sites } = transform(model, rotate, 'float', 1.5);
         expect(sites.length).toBe(blocks.length);
-        const got = await run(model, feeds);
+        const got = await runAsFloat64(model, feeds);
         for (const k of Object.keys(want)) expect(maxRelDiff(want[k]!, got[k]!), k).toBeLessThan(1e-5);
       }),
       { numRuns: 12, seed: 15 },
@@ -191,8 +179,8 @@ describe('center-k on the Attention op with its cache inside (ONNX backend tests
       const feeds = Object.fromEntries(model.graph.inputs.filter((v) => v.initializer === undefined).map((v, i) => [v.name, toOrtTensor(inputs[i]!)]));
       const { sites } = transform(model, true, 'float', 0.9);
       expect(sites).toHaveLength(1);
-      const want = await run(readFileSync(join(dir, 'model.onnx')), feeds);
-      const got = await run(model, feeds);
+      const want = await runAsFloat64(readFileSync(join(dir, 'model.onnx')), feeds);
+      const got = await runAsFloat64(model, feeds);
       // float16 models round the shifted values to float16 (about 5e-4 relative)
       const tolerance = inputs.some((t) => t.dataType === DataType.FLOAT16) ? 3e-3 : 1e-4;
       expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
@@ -210,12 +198,12 @@ describe('center-k on com.microsoft MultiHeadAttention and GroupQueryAttention (
     it(`${op}: float cache I/O gives the same outputs; quantized cache I/O takes and gives keys·H − m`, async () => {
       const { model: original, inputs } = contribAttentionModel(op);
       const feeds: Feeds = Object.fromEntries([...inputs].map(([n, t]) => [n, toOrtTensor(t)]));
-      const want = await run(original, feeds);
+      const want = await runAsFloat64(original, feeds);
       const floatIo = contribAttentionModel(op).model;
       const { sites } = transform(floatIo, true, 'float', 0.6);
       expect(sites).toHaveLength(1);
       expect(sites[0]!.k.layout).toBe('BSE');
-      const got = await run(floatIo, feeds);
+      const got = await runAsFloat64(floatIo, feeds);
       for (const k of Object.keys(want)) expect(maxRelDiff(want[k]!, got[k]!), k).toBeLessThan(1e-5);
 
       const quantIo = contribAttentionModel(op).model;
@@ -225,7 +213,7 @@ describe('center-k on com.microsoft MultiHeadAttention and GroupQueryAttention (
       const past = feeds[s.cache!.pastKey]!;
       const [, heads, seq] = past.dims as number[];
       const shifted = { ...feeds, [s.cache!.pastKey]: new ort.Tensor('float32', Float32Array.from(rotateAndShift(ortToFloat64(past), s.headDim, s.headDim, m, heads!, seq!)), past.dims) };
-      const out = await run(quantIo, shifted);
+      const out = await runAsFloat64(quantIo, shifted);
       const y = Object.keys(want).find((k) => !k.startsWith('present'))!;
       expect(maxRelDiff(want[y]!, out[y]!)).toBeLessThan(1e-5);
       const present = want[s.cache!.presentKey!]!;

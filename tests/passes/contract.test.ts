@@ -28,6 +28,7 @@ import type { BlockSpec } from '../harness/attention-blocks.js';
 import { ROOT } from '../harness/paths.js';
 import { bytesOf } from '../harness/rewrite.js';
 import fc from 'fast-check';
+import { r3Rotation } from '../harness/r3.js';
 
 /** An op no pass or pattern handles, so not in the op table. */
 const DFT: OpId = { domain: '', opType: 'DFT' };
@@ -67,7 +68,7 @@ describe('the pass contract', () => {
     expect(rotateQkPass.run(model, new Map(), 'float').modified).toBe(false);
     expect(same(bytesOf(model), before)).toBe(true);
     const site = findSites(model, ATTENTION_PATTERNS).sites[0]!;
-    const r = rotateQkPass.run(model, new Map([[site, { scheme: 'R3', args: { type: 'hadamard', apply: [], randomize: false, requires_grad: false, head_dim: site.headDim, precision: 'torch.float32' } }]]), 'float');
+    const r = rotateQkPass.run(model, new Map([[site, r3Rotation(site.headDim)]]), 'float');
     expect(r.modified).toBe(true);
     expect(r.rotated.size).toBe(2);
     expect(same(bytesOf(model), before)).toBe(false);

@@ -11,12 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { rotateQk } from '../../passes/rotate-qk.js';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
-import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
+import { toOrtTensor } from '../../src/calibrate/ort.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
-import { encodeModel } from '../../src/onnx/serde.js';
 import { NODE_TESTS } from '../harness/paths.js';
 import { readTensors } from '../harness/test-data.js';
+import { powerOfTwoBlock, r3Rotation, runAsFloat64 } from '../harness/r3.js';
 
 const names = existsSync(NODE_TESTS) ? readdirSync(NODE_TESTS).filter((d) => /^test_attention_.*with_past_and_present/.test(d) && !d.endsWith('_expanded')) : [];
 
@@ -30,23 +30,13 @@ describe('rotate-qk on the Attention op with its cache inside', () => {
       expect(sites).toHaveLength(1);
       const site = sites[0]!;
       expect(site.kPast).toBeDefined();
-      const block = site.headDim & -site.headDim;
-      const r = rotateQk(model, new Map([[site, { scheme: 'R3', args: { type: 'hadamard', apply: [], randomize: false, requires_grad: false, head_dim: block, precision: 'torch.float32' } }]]), 'float');
+      const r = rotateQk(model, new Map([[site, r3Rotation(powerOfTwoBlock(site.headDim))]]), 'float');
       expect(r.rotated.size).toBe(3); // Q, new K, past K
       const set = join(dir, 'test_data_set_0');
       const inputs = readTensors(set, 'input');
       const feeds = Object.fromEntries(model.graph.inputs.filter((v) => v.initializer === undefined).map((v, i) => [v.name, toOrtTensor(inputs[i]!)]));
-      const runOn = async (bytes: Uint8Array): Promise<Record<string, Float64Array>> => {
-        const s = await createSession(bytes, { optimization: 'disabled', intraOpThreads: 1 });
-        try {
-          const out = await s.run(feeds);
-          return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, ortToFloat64(v)]));
-        } finally {
-          await s.release();
-        }
-      };
-      const want = await runOn(readFileSync(join(dir, 'model.onnx')));
-      const got = await runOn(Buffer.concat(encodeModel(model).chunks));
+      const want = await runAsFloat64(readFileSync(join(dir, 'model.onnx')), feeds);
+      const got = await runAsFloat64(model, feeds);
       // float16 models round the rotated values to float16 (about 5e-4 relative)
       const tolerance = inputs.some((t) => t.dataType === DataType.FLOAT16) ? 3e-3 : 1e-4;
       expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());

@@ -13,31 +13,16 @@ import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import type { Site } from '../../src/attention/site.js';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
-import { createSession, ort, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
+import { ort, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
 import { loadModel } from '../../src/onnx/model-file.js';
-import { encodeModel } from '../../src/onnx/serde.js';
-import type { SiteRotation } from '../../src/rules/targets.js';
 import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
 import { corpusModel } from '../harness/paths.js';
+import { r3Rotation, runAsFloat64 } from '../harness/r3.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
-const rotation = (block: number, precision: 'torch.float32' | 'torch.float64'): SiteRotation => ({
-  scheme: 'R3',
-  args: { type: 'hadamard', apply: [], randomize: false, requires_grad: false, head_dim: block, precision },
-});
-
-async function run(model: Model, feeds: Feeds): Promise<Record<string, Float64Array>> {
-  const s = await createSession(Buffer.concat(encodeModel(model).chunks), { optimization: 'disabled', intraOpThreads: 1 });
-  try {
-    const out = await s.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, ortToFloat64(v)]));
-  } finally {
-    await s.release();
-  }
-}
 
 function maxRelDiff(a: Float64Array, b: Float64Array): number {
   let scale = 1e-6;
@@ -63,7 +48,7 @@ function timesH(x: Float64Array, width: number, block: number): Float64Array {
 
 const rotateAll = (model: Model, block: (s: Site) => number, precision: 'torch.float32' | 'torch.float64', io: 'float' | 'quantized') => {
   const sites = findSites(model, ATTENTION_PATTERNS).sites;
-  return { sites, result: rotateQk(model, new Map(sites.map((s) => [s, rotation(block(s), precision)])), io) };
+  return { sites, result: rotateQk(model, new Map(sites.map((s) => [s, r3Rotation(block(s), precision)])), io) };
 };
 
 describe('the Hadamard matrix', () => {
@@ -98,13 +83,13 @@ describe('rotate-qk with quantization off: the same outputs', () => {
       const path = corpusModel(name);
       const inputs = testDataSets(loadModel(path), findDataSets(path, [], '0'))[0]!.load();
       const feeds: Feeds = Object.fromEntries([...inputs].map(([n, t]) => [n, toOrtTensor(t)]));
-      const want = await run(loadModel(path), feeds);
+      const want = await runAsFloat64(loadModel(path), feeds);
       await fc.assert(
         fc.asyncProperty(fc.nat(5), fc.constantFrom<'torch.float32' | 'torch.float64'>('torch.float32', 'torch.float64'), async (log2, precision) => {
           const model = loadModel(path);
           const { sites } = rotateAll(model, (s) => Math.min(2 ** log2, s.headDim), precision, 'float');
           expect(sites.length).toBeGreaterThan(0);
-          const got = await run(model, feeds);
+          const got = await runAsFloat64(model, feeds);
           expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
           for (const k of Object.keys(want)) expect(maxRelDiff(want[k]!, got[k]!), k).toBeLessThan(1e-5);
         }),
@@ -119,7 +104,7 @@ describe('rotate-qk with quantization off: the same outputs', () => {
       const original = loadModel(path);
       const inputs = testDataSets(original, findDataSets(path, [], '8'))[0]!.load();
       const feeds: Feeds = Object.fromEntries([...inputs].map(([n, t]) => [n, toOrtTensor(t)]));
-      const want = await run(original, feeds);
+      const want = await runAsFloat64(original, feeds);
       const model = loadModel(path);
       const { sites, result } = rotateAll(model, (s) => s.headDim, 'torch.float32', 'quantized');
       const D = sites[0]!.headDim;
@@ -129,7 +114,7 @@ describe('rotate-qk with quantization off: the same outputs', () => {
         const past = feeds[s.cache!.pastKey]!;
         rotatedFeeds[s.cache!.pastKey] = new ort.Tensor('float32', Float32Array.from(timesH(ortToFloat64(past), D, D)), past.dims);
       }
-      const got = await run(model, rotatedFeeds);
+      const got = await runAsFloat64(model, rotatedFeeds);
       expect(maxRelDiff(want['logits']!, got['logits']!)).toBeLessThan(1e-5);
       for (const s of sites) {
         expect(maxRelDiff(timesH(want[s.cache!.presentKey!]!, D, D), got[s.cache!.presentKey!]!)).toBeLessThan(1e-5);
@@ -151,11 +136,11 @@ describe('rotate-qk with quantization off: the same outputs', () => {
           const n = dims.reduce((a, b) => a * b, 1);
           feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + dims.length)), dims);
         }
-        const want = await run(original, feeds);
+        const want = await runAsFloat64(original, feeds);
         const model = build();
         const { sites } = rotateAll(model, (s) => Math.min(2 ** log2, s.headDim), precision, 'float');
         expect(sites.length).toBe(blocks.length);
-        const got = await run(model, feeds);
+        const got = await runAsFloat64(model, feeds);
         for (const k of Object.keys(want)) expect(maxRelDiff(want[k]!, got[k]!), k).toBeLessThan(1e-5);
       }),
       { numRuns: 12, seed: 15 },

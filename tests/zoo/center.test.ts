@@ -15,9 +15,8 @@ import { rotateQk } from '../../passes/rotate-qk.js';
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
+import { powerOfTwoBlock, r3Rotation } from '../harness/r3.js';
 import { ZOO, outputErrors, zooModels } from './zoo.js';
-
-const block = (headDim: number): number => headDim & -headDim;
 
 describe('zoo sample: rotated and centered keys, quantization off, the same outputs', () => {
   const centered: string[] = [];
@@ -36,7 +35,7 @@ describe('zoo sample: rotated and centered keys, quantization off, the same outp
       if (m.family === 'deberta_v2') for (const s of found) expect(why(s), s.name).toMatch(/its keys feed 2 products .*DeBERTa/);
       const sites = found.filter((s) => s.q !== undefined && why(s) === undefined);
       if (sites.length === 0) return;
-      const rotations = new Map(sites.map((s) => [s, { scheme: 'R3', args: { type: 'hadamard' as const, apply: [], randomize: false as const, requires_grad: false, head_dim: block(s.headDim), precision: 'torch.float32' as const } }]));
+      const rotations = new Map(sites.map((s) => [s, r3Rotation(powerOfTwoBlock(s.headDim))]));
       const { rotated } = rotateQk(model, rotations, 'float');
       const offsets = new Map(sites.map((s) => [s, Float64Array.from({ length: s.numKvHeads * s.headDim }, (_, i) => 0.5 * (Math.floor(i / s.headDim) + 1) + 0.05 * Math.cos(i))]));
       expect(centerK(model, offsets, rotated, 'float').centered.size).toBeGreaterThanOrEqual(sites.length);

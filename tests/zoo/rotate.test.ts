@@ -19,9 +19,8 @@ import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
 import { ROOT } from '../harness/paths.js';
+import { powerOfTwoBlock, r3Rotation } from '../harness/r3.js';
 import { ZOO, outputErrors, zooModels } from './zoo.js';
-
-const block = (headDim: number): number => headDim & -headDim;
 
 describe('zoo: rotated Q and K, quantization off, the same outputs', () => {
   const rotated: string[] = [];
@@ -40,7 +39,7 @@ describe('zoo: rotated Q and K, quantization off, the same outputs', () => {
       else expect(refused.map((s) => s.name)).toEqual([]);
       const sites = withQ.filter((s) => !refused.includes(s));
       if (sites.length === 0) return;
-      const rotations = new Map(sites.map((s) => [s, { scheme: 'R3', args: { type: 'hadamard' as const, apply: [], randomize: false as const, requires_grad: false, head_dim: block(s.headDim), precision: 'torch.float32' as const } }]));
+      const rotations = new Map(sites.map((s) => [s, r3Rotation(powerOfTwoBlock(s.headDim))]));
       expect(rotateQk(model, rotations, 'float').modified).toBe(true);
       const dir = mkdtempSync(join(tmpdir(), 'ctc-zoo-rotate-'));
       try {
