@@ -326,13 +326,16 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     }
   });
 
-  it('permission denied, for reading and for writing (as an unprivileged user: root is never denied)', () => {
-    // Root passes every permission check, so when the tests run as root, ctc runs as nobody
-    // (uid 65534) through setpriv; otherwise as the user running the tests.
+  it('permission denied, for reading and for writing (root without the capabilities that override permissions: root is never denied)', () => {
+    // Root passes every permission check through its capabilities, so when the tests run as
+    // root, ctc runs without the two that override file permissions (setpriv drops them from the
+    // bounding set): still uid 0, it is then denied what the owner bits deny, and it can still
+    // read the checkout, wherever that lies (a clone inside mktemp -d's 0700 folder is out of
+    // reach for another uid). Otherwise ctc runs as the user running the tests.
     const asUser = (...args: string[]): CliResult => {
       const argv = [CLI, ...args];
       const r = process.getuid?.() === 0
-        ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
+        ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...argv], { encoding: 'utf8' })
         : spawnSync(process.execPath, argv, { encoding: 'utf8' });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     };
