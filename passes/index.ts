@@ -4,6 +4,7 @@
  *   upgrade-opset      in place   raise the opset, rewriting ops whose signature changed
  *   insert-observers   on a clone the observer graph for calibration; the model is left alone
  *   insert-qdq         in place   QuantizeLinear → DequantizeLinear on the quantized edges
+ *   insert-dynamic-qdq in place   the same on dynamic edges, with scales computed in the graph
  *   cache-io           in place   past/present in the cache's storage type (--cache-io quantized)
  *   rotate-qk          in place   the Hadamard rotation of Q and K (transform_config, SpinQuant R3)
  *   center-k           in place   the calibrated key offset subtracted (ctc_extensions.k_cache_centering)
@@ -16,6 +17,8 @@ import type { Site } from '../src/attention/site.js';
 import { observe } from './insert-observers.js';
 import type { ObservedResult } from './insert-observers.js';
 import { insertQdq } from './insert-qdq.js';
+import { insertDynamicQdq } from './insert-dynamic-qdq.js';
+import type { DynamicQdqResult } from './insert-dynamic-qdq.js';
 import type { QdqInput, QdqResult } from './insert-qdq.js';
 import type { Pass, PassResult } from './pass.js';
 import { upgradeOpset } from './upgrade-opset.js';
@@ -44,6 +47,12 @@ export const insertQdqPass: Pass<[inputs: readonly QdqInput[]], QdqResult> = {
   run: insertQdq,
 };
 
+export const insertDynamicQdqPass: Pass<[edges: readonly QuantEdge[]], DynamicQdqResult> = {
+  name: 'insert-dynamic-qdq',
+  inPlace: true,
+  run: insertDynamicQdq,
+};
+
 export const cacheIoPass: Pass<[sites: readonly Site[]], CacheIoResult> = {
   name: 'cache-io',
   inPlace: true,
@@ -62,4 +71,4 @@ export const centerKPass: Pass<[offsets: ReadonlyMap<Site, Float64Array>, rotate
   run: centerK,
 };
 
-export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, cacheIoPass, rotateQkPass, centerKPass];
+export const PASSES: readonly Pass<never, PassResult>[] = [upgradeOpsetPass, insertObserversPass, insertQdqPass, insertDynamicQdqPass, cacheIoPass, rotateQkPass, centerKPass];

@@ -20,6 +20,7 @@
  */
 import type { Edge, Site } from '../src/attention/site.js';
 import { intAttr } from '../src/ir/attribute.js';
+import type { Attribute } from '../src/ir/attribute.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Model } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
@@ -127,6 +128,35 @@ export function qdqNeeds(model: Model, inputs: readonly QdqInput[]): { opset: nu
   return { opset, irVersion };
 }
 
+/**
+ * Put a QuantizeLinear → DequantizeLinear pair with these scale and zero point (and attributes)
+ * on `x`: a graph output keeps its name on the dequantized value, every other consumer of `x`
+ * reads it through the Max(d, d) guard (runtime-form.ts), except `readers`: new nodes that must
+ * see x itself (those that compute a dynamic scale from it). The caller sorts the graph after.
+ */
+export function attachPair(model: Model, x: Value, base: string, scale: Value, zeroPoint: Value | undefined, attrs: readonly Attribute[], readers: readonly Node[] = []): void {
+  const g = model.graph;
+  const wasOutput = g.outputs.indexOf(x);
+  const name = x.name;
+  const qOut = new Value(model.names.fresh(`${base}/QuantizeLinear_output`));
+  const dqOut = new Value(wasOutput >= 0 ? name : model.names.fresh(`${base}/DequantizeLinear_output`));
+  const params = zeroPoint === undefined ? [scale] : [scale, zeroPoint];
+  const q = new Node(Op.QuantizeLinear, [x, ...params], [qOut], attrs, model.names.fresh(`${base}/QuantizeLinear`));
+  // DequantizeLinear takes no output_dtype: its type is the scale's
+  const dqAttrs = attrs.filter((a) => a.name !== 'output_dtype');
+  const dq = new Node(Op.DequantizeLinear, [qOut, ...params], [dqOut], dqAttrs, model.names.fresh(`${base}/DequantizeLinear`));
+  const forConsumers = new Value(model.names.fresh(`${base}/Guard_output`));
+  const guard = new Node(Op.Max, [dqOut, dqOut], [forConsumers], [], model.names.fresh(`${base}/Guard`));
+  if (wasOutput >= 0) {
+    // The graph output keeps its name (and type) on the dequantized value.
+    x.name = model.names.fresh(`${name}.unquantized`);
+    dqOut.type = x.type;
+    g.setOutput(wasOutput, dqOut);
+  }
+  x.replaceAllUsesWith(forConsumers, { except: new Set([q, ...readers]) });
+  g.insertAfter(x.producer(), [q, dq, guard]);
+}
+
 export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult {
   const b = new GraphBuilder(model);
   const g = model.graph;
@@ -149,24 +179,7 @@ export function insertQdq(model: Model, inputs: readonly QdqInput[]): QdqResult 
       const stored = (type: DataType, values: readonly number[]): Tensor => new Tensor('', type, dims, { kind: 'raw', bytes: encodeFromFloat32(type, values) });
       const scale = b.initializer(`${edge.scaleName}${suffix}${layout.suffix}`, stored(floatType, layout.scales));
       const zp = b.initializer(`${edge.zeroPointName}${suffix}${layout.suffix}`, stored(qType, layout.zeroPoints));
-      const axisAttr = [intAttr('axis', layout.axis)];
-      const base = `${edge.site}/${edge.role}${suffix}`;
-      const wasOutput = g.outputs.indexOf(x);
-      const name = x.name;
-      const qOut = new Value(model.names.fresh(`${base}/QuantizeLinear_output`));
-      const dqOut = new Value(wasOutput >= 0 ? name : model.names.fresh(`${base}/DequantizeLinear_output`));
-      const q = new Node(Op.QuantizeLinear, [x, scale, zp], [qOut], axisAttr, model.names.fresh(`${base}/QuantizeLinear`));
-      const dq = new Node(Op.DequantizeLinear, [qOut, scale, zp], [dqOut], axisAttr, model.names.fresh(`${base}/DequantizeLinear`));
-      const forConsumers = new Value(model.names.fresh(`${base}/Guard_output`));
-      const guard = new Node(Op.Max, [dqOut, dqOut], [forConsumers], [], model.names.fresh(`${base}/Guard`));
-      if (wasOutput >= 0) {
-        // The graph output keeps its name (and type) on the dequantized value.
-        x.name = model.names.fresh(`${name}.unquantized`);
-        dqOut.type = x.type;
-        g.setOutput(wasOutput, dqOut);
-      }
-      x.replaceAllUsesWith(forConsumers, { except: new Set([q]) });
-      g.insertAfter(x.producer(), [q, dq, guard]);
+      attachPair(model, x, `${edge.site}/${edge.role}${suffix}`, scale, zp, [intAttr('axis', layout.axis)]);
       inserted++;
     });
   }

@@ -18,7 +18,8 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
-import { cacheIoPass, centerKPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
+import { cacheIoPass, centerKPass, insertDynamicQdqPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
+import { whyNotGrouped } from '../passes/insert-dynamic-qdq.js';
 import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
@@ -62,6 +63,7 @@ import type { Model } from './ir/model.js';
 import type { Value } from './ir/value.js';
 import { readModelFile, writeFileAtomic } from './onnx/model-file.js';
 import { appendToGraph, encodeModel } from './onnx/serde.js';
+import type { ObserverName, QuantizationArgs } from './quant/args.js';
 import type { QuantEdge } from './quant/edges.js';
 import { carryEdges, quantEdges } from './quant/edges.js';
 import { computeQParams, scaleProblem } from './quant/qparams.js';
@@ -116,8 +118,11 @@ export interface EdgeSummary {
   readonly layer: number;
   readonly role: string;
   readonly strategy: string;
-  readonly scaleMin: number;
-  readonly scaleMax: number;
+  /** Scales computed in the model from each tensor (per token): no calibrated scale. */
+  readonly dynamic: boolean;
+  /** The calibrated scales' range; null when dynamic. */
+  readonly scaleMin: number | null;
+  readonly scaleMax: number | null;
 }
 
 export interface CompileResult {
@@ -193,7 +198,8 @@ function withObserver(rules: RuleSet, observer: string | undefined): RuleSet {
   if (observer === undefined) return rules;
   const names = ['static_minmax', 'minmax', 'memoryless_minmax', 'mse'];
   if (!names.includes(observer)) throw new UsageError(`--observer ${observer}: one of ${names.join(', ')}`);
-  const set = <T extends { observer: string }>(a: T): T => ({ ...a, observer });
+  // a dynamic scheme observes nothing: --observer leaves it as it is
+  const set = (a: QuantizationArgs): QuantizationArgs => (a.dynamic ? a : { ...a, observer: observer as ObserverName });
   return {
     ...rules,
     configGroups: Object.fromEntries(Object.entries(rules.configGroups).map(([k, g]) => [k, { ...g, input_activations: set(g.input_activations) }])),
@@ -212,6 +218,31 @@ function checkCentering(opts: CompileOptions, rules: string, checkpoint: boolean
   };
   if (opts.layerwise || (opts.maxDeviceMemory !== undefined)) refuse(opts.layerwise ? '--layerwise' : '--max-device-memory', 'whose offsets are measured in one whole-graph pass, which layer-by-layer calibration does not make');
   if (checkpoint) refuse('--checkpoint', 'which vLLM does not apply: its cache would hold keys without the offset, quantized with scales observed on centered ones');
+}
+
+/** Whether compiling with these rules observes data: a calibrated scale, or key centering's means. */
+function observesData(rules: RuleSet): boolean {
+  const args = [...Object.values(rules.configGroups).map((g) => g.input_activations), ...(rules.kvCacheScheme ? [rules.kvCacheScheme] : [])];
+  return args.some((a) => !a.dynamic) || rules.ctcExtensions.kCacheCentering !== null;
+}
+
+/**
+ * Dynamic edges: their groups must split whole heads, and their scales exist only inside the
+ * model, so neither a quantized cache interface nor vLLM (which loads k_scale/v_scale) can carry them.
+ */
+function checkDynamic(dynamicEdges: readonly QuantEdge[], opts: CompileOptions, rules: RuleSet): void {
+  if (dynamicEdges.length === 0) return;
+  for (const e of dynamicEdges) {
+    const why = whyNotGrouped(e);
+    if (why !== undefined) throw new CtcError(`${rules.source}: the ${e.role === 'q' ? 'attention' : 'kv_cache_scheme'} group_size: ${why}. Nothing was written.`);
+  }
+  const which = `the rule set "${rules.name}" quantizes ${dynamicEdges[0]!.site} ${dynamicEdges[0]!.role.toUpperCase()} dynamically (scales computed in the model per token and group)`;
+  if ((opts.cacheIo ?? 'float') === 'quantized') {
+    throw new UsageError(`--cache-io quantized: ${which}; a quantized cache would need its per-token scales and zero points beside it as model inputs and outputs, which ctc does not write. Use --cache-io float (the cache is quantized inside the model) or a static rule set.`);
+  }
+  if (opts.checkpoint !== undefined) {
+    throw new UsageError(`--checkpoint: ${which}; vLLM loads calibrated k_scale/v_scale and does not compute dynamic group scales for its cache. Leave out --checkpoint (the ONNX model and its config are still written) or use a static rule set.`);
+  }
 }
 
 /** Every scale of an edge must be a normal number of its type: QuantizeLinear divides by it. */
@@ -237,12 +268,14 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   if (ckpt !== undefined) checkCheckpointOutput(opts.outDir, ckpt);
   // The data sets are chosen by folder name before the model is read, so a bad selection fails at once.
   const fromStats = opts.stats !== undefined && opts.stats.length > 0;
-  const setDirs = fromStats || opts.calibRandom !== undefined ? [] : findDataSets(opts.model, opts.calib ?? [], opts.calibSets);
+  // A rule set whose every scale is dynamic, without centering, observes nothing: it needs no data.
+  const needsData = !fromStats && opts.calibRandom === undefined && observesData(rules);
+  const setDirs = needsData ? findDataSets(opts.model, opts.calib ?? [], opts.calibSets) : [];
   const { model, bytes } = readModelFile(opts.model);
   let data: DataSet[] = [];
   if (!fromStats) {
     if (opts.calibRandom !== undefined) data = randomSets(model, opts.calibRandom, opts.dims ?? new Map());
-    else data = testDataSets(model, setDirs);
+    else if (needsData) data = testDataSets(model, setDirs);
   }
 
   // Before any work: every write checked against every read; the staging folder taken.
@@ -298,6 +331,9 @@ async function compilePlanned(
   // The config states the head_dim each transform was applied with, and the sites it skipped.
   const rules = withResolvedHeadDims(withIgnoredSites(givenRules, unrotated), rotations);
   const { sites, plans, rejected } = planned;
+  // Calibrated edges get observers, statistics and stored scales; dynamic ones only their QDQ.
+  const dynamicPlanned = planned.edges.filter((e) => e.args.dynamic);
+  checkDynamic(dynamicPlanned, opts, rules);
   // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
   // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
   for (const r of rejected) opts.warn(`${rejectionLabel(r)} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);
@@ -350,18 +386,21 @@ async function compilePlanned(
   }
   // Rotations come first, so that calibration observes the rotated Q and K; the quantized
   // edges follow their values, and calibration runs the rotated model's own bytes.
-  let edges = planned.edges;
+  let edges = planned.edges.filter((e) => !e.args.dynamic);
+  let dynamicEdges = dynamicPlanned;
   let calibrationBytes = bytes;
   let rotated: ReadonlyMap<Value, Value> = new Map();
   if (rotations.size > 0) {
     rotated = passes.run(rotateQkPass, model, rotations, cacheIo).rotated;
     edges = carryEdges(edges, (v) => rotated.get(v) ?? v);
+    dynamicEdges = carryEdges(dynamicEdges, (v) => rotated.get(v) ?? v);
   }
   // The offset in the space of the quantized keys: μ, or μ·H where they are rotated.
   const offsets = new Map([...means].map(([site, mean]) => [site, offsetOf(mean, site.numKvHeads, site.headDim, rotations.get(site)?.args.head_dim)]));
   if (centering) {
     const { centered } = passes.run(centerKPass, model, offsets, rotated, cacheIo);
     edges = carryEdges(edges, (v) => centered.get(v) ?? v);
+    dynamicEdges = carryEdges(dynamicEdges, (v) => centered.get(v) ?? v);
   }
   if (rotations.size > 0 || centering) calibrationBytes = Buffer.concat(encodeModel(model).chunks);
   // Only attention groups name the class; a kv-only rule set needs none.
@@ -376,6 +415,10 @@ async function compilePlanned(
     stats = merged;
     checkStatsEdges(stats, edgeKeys(edges), opts.stats![0]!, `rule set "${rules.name}" quantizes on ${opts.model}`);
     sets = stats.batches.length;
+  } else if (edges.length === 0) {
+    // Every scale is dynamic: nothing to observe (key centering's sums, if any, are per set).
+    stats = { format: 'ctc-stats/1', edges: [], batches: [...keySums].map(([set, sums]) => ({ set, edges: [], keySums: sums })) };
+    sets = keySums.size;
   } else {
     if (opts.calibRandom !== undefined) {
       opts.warn(`calibrating on ${opts.calibRandom} set(s) of random inputs: random data is no calibration, and the scales will not fit real activations`);
@@ -412,6 +455,7 @@ async function compilePlanned(
   const needs = qdqNeeds(model, qdq);
   passes.run(upgradeOpsetPass, model, needs.opset, needs.irVersion);
   const rewrite = passes.run(insertQdqPass, model, qdq);
+  const dynamicRewrite = passes.run(insertDynamicQdqPass, model, dynamicEdges);
   const cacheTensors = cacheIo === 'quantized' ? passes.run(cacheIoPass, model, sites).tensors : [];
   const record: CompileRecord = sortKeys({
     format: 'ctc-compile/1',
@@ -427,6 +471,7 @@ async function compilePlanned(
       const r = reduceObserver(stats.batches, i, e.args);
       return { site: e.site, layer: e.layer, role: e.role, args: e.args, heads: e.heads, min: [...r.min], max: [...r.max], scale: [...qparams[i]!.scale], zeroPoint: [...qparams[i]!.zeroPoint] };
     }),
+    dynamicEdges: dynamicEdges.map((e) => ({ site: e.site, layer: e.layer, role: e.role, args: e.args, heads: e.heads })),
     files: [MODEL_FILE, ...(opts.externalData ? [EXTERNAL_DATA_FILE] : []), ...layout.external.map((e) => e.outLocation), CONFIG_FILE, SCALES_FILE, RECORD_FILE, ...(opts.report ? [REPORT_FILE] : [])].sort(),
   }) as CompileRecord;
 
@@ -460,15 +505,19 @@ async function compilePlanned(
   return {
     sites: sites.length,
     quantizedSites: plans.length,
-    edges: edges.map((e, i) => ({
-      site: e.site,
-      layer: e.layer,
-      role: e.role,
-      strategy: e.args.strategy,
-      scaleMin: Math.min(...qparams[i]!.scale),
-      scaleMax: Math.max(...qparams[i]!.scale),
-    })),
-    qdqPairs: rewrite.inserted,
+    edges: [
+      ...edges.map((e, i) => ({
+        site: e.site,
+        layer: e.layer,
+        role: e.role,
+        strategy: e.args.strategy,
+        dynamic: false,
+        scaleMin: Math.min(...qparams[i]!.scale),
+        scaleMax: Math.max(...qparams[i]!.scale),
+      })),
+      ...dynamicEdges.map((e) => ({ site: e.site, layer: e.layer, role: e.role, strategy: e.args.strategy, dynamic: true, scaleMin: null, scaleMax: null })),
+    ],
+    qdqPairs: rewrite.inserted + dynamicRewrite.inserted,
     calibrationSeconds,
     calibrationSets: sets,
     output,

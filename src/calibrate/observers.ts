@@ -48,6 +48,8 @@ export function reduceObserver(batches: readonly Batch[], edge: number, args: Qu
         max: a.max.map((x, i) => f(f(x * (1 - c)) + f(r.max[i]! * c))),
       }));
     }
+    case null:
+      throw new Error(`edge ${edge} is dynamic: it has no observer and no statistics`);
   }
 }
 

@@ -131,16 +131,29 @@ const PLACED: Record<PlaceMethod, (source: string) => string> = {
 
 export function summary(r: CompileResult): string {
   const byLayer = new Map<number, Map<string, [number, number]>>();
+  const dynamic = new Set<string>();
   for (const e of r.edges) {
+    if (e.scaleMin === null || e.scaleMax === null) {
+      dynamic.add(`${e.layer}/${e.role}`);
+      if (!byLayer.has(e.layer)) byLayer.set(e.layer, new Map());
+      continue;
+    }
     const roles = byLayer.get(e.layer) ?? new Map<string, [number, number]>();
     const prev = roles.get(e.role);
     roles.set(e.role, prev ? [Math.min(prev[0], e.scaleMin), Math.max(prev[1], e.scaleMax)] : [e.scaleMin, e.scaleMax]);
     byLayer.set(e.layer, roles);
   }
-  const rows = [...byLayer].map(([layer, roles]) => [String(layer), ...['q', 'k', 'v'].map((role) => (roles.has(role) ? `${fmt(roles.get(role)![0])} .. ${fmt(roles.get(role)![1])}` : '-'))]);
+  const cell = (layer: number, role: string, roles: Map<string, [number, number]>): string =>
+    roles.has(role) ? `${fmt(roles.get(role)![0])} .. ${fmt(roles.get(role)![1])}` : dynamic.has(`${layer}/${role}`) ? 'dynamic' : '-';
+  const rows = [...byLayer].map(([layer, roles]) => [String(layer), ...['q', 'k', 'v'].map((role) => cell(layer, role, roles))]);
+  const allDynamic = r.edges.length > 0 && r.edges.every((e) => e.dynamic);
   const lines = [
     `rules ${r.rules}: ${r.quantizedSites} of ${r.sites} attention site(s) quantized, ${r.edges.length} edges, ${r.qdqPairs} QDQ pairs`,
-    r.calibrationSeconds > 0 ? `calibration: ${r.calibrationSets} set(s) in ${r.calibrationSeconds.toFixed(2)} s` : `statistics: ${r.calibrationSets} set(s) from saved files`,
+    allDynamic
+      ? `no calibration: every scale is dynamic, computed in the model per token and group${r.calibrationSets > 0 ? ` (key means from ${r.calibrationSets} set(s))` : ''}`
+      : r.calibrationSeconds > 0
+        ? `calibration: ${r.calibrationSets} set(s) in ${r.calibrationSeconds.toFixed(2)} s`
+        : `statistics: ${r.calibrationSets} set(s) from saved files`,
     '',
     table(['layer', 'q scale', 'k scale', 'v scale'], rows),
     '',

@@ -15,11 +15,13 @@ export interface QuantizationArgs {
   readonly group_size: number | null;
   readonly strategy: Strategy;
   readonly block_structure: readonly number[] | null;
-  readonly dynamic: boolean | 'local';
+  /** true: scales computed in the graph from each tensor (strategy group); false: calibrated. */
+  readonly dynamic: boolean;
   readonly actorder: string | null;
   readonly scale_dtype: string | null;
   readonly zp_dtype: string | null;
-  readonly observer: ObserverName;
+  /** null when dynamic: nothing is observed. */
+  readonly observer: ObserverName | null;
   readonly observer_kwargs: Readonly<Record<string, number>>;
 }
 

@@ -61,6 +61,11 @@ export function computeQParams(min: ArrayLike<number>, max: ArrayLike<number>, a
   return { scale, zeroPoint };
 }
 
+/** The value an exact zero scale becomes in this type (its epsilon, as compressed-tensors' _get_dtype_eps). */
+export function zeroScaleReplacement(scaleType: ScaleType): number {
+  return SCALE_TYPES[scaleType].eps;
+}
+
 /** Why `s` cannot be a scale stored as `scaleType`, or undefined when it can. */
 export function scaleProblem(s: number, scaleType: ScaleType = DataType.FLOAT): string | undefined {
   const t = SCALE_TYPES[scaleType];

@@ -29,6 +29,15 @@ export interface EdgeRecord {
   readonly zeroPoint: number[];
 }
 
+/** An edge quantized dynamically: its scales are computed in the model, so none is recorded. */
+export interface DynamicEdgeRecord {
+  readonly site: string;
+  readonly layer: number;
+  readonly role: 'q' | 'k' | 'v';
+  readonly args: QuantizationArgs;
+  readonly heads: number;
+}
+
 export interface CompileRecord {
   readonly format: typeof RECORD_FORMAT;
   readonly model: string;
@@ -39,6 +48,8 @@ export interface CompileRecord {
   readonly refused: Rejection[];
   readonly quantizedSites: string[];
   readonly edges: EdgeRecord[];
+  /** Absent in records written before dynamic quantization existed. */
+  readonly dynamicEdges?: DynamicEdgeRecord[];
   readonly files: string[];
 }
 

@@ -163,17 +163,34 @@ function checkArgs(raw: RawArgs, where: string, fail: (path: string, msg: string
     fail(`${where}.dynamic`, `One of (token, tensor, tensor_group, group) must be used for dynamic quant.`);
   }
   if (raw.dynamic === 'local' && strategy !== 'tensor_group') fail(`${where}.dynamic`, 'local is only supported for strategy tensor_group');
-  // Attention and the KV cache: static per-tensor or per-head only.
-  if (strategy !== 'tensor' && strategy !== 'attn_head') fail(`${where}.strategy`, `${cap(strategy!)} quantization cannot be applied to attention`);
-  if (raw.dynamic !== false) fail(`${where}.dynamic`, 'attention and KV-cache scales are calibrated (static); dynamic quantization cannot be applied to attention in ONNX QDQ');
+  // Attention and the KV cache: static per tensor or per head, calibrated; or dynamic per group
+  // of the last axis (compressed-tensors' compute_dynamic_scales_and_zp unflattens the last dim
+  // of the (B, H, S, D) tensor into groups: with group_size dividing head_dim, scales per token,
+  // head and group, computed as the values arrive).
+  if (raw.dynamic === true) {
+    if (strategy === 'token') {
+      fail(
+        `${where}.strategy`,
+        "dynamic token quantization of attention is not supported: on an attention tensor (B, H, S, D) compressed-tensors' token strategy keeps only the batch and head dims, so it gives one scale per batch and head, not per token. For one scale per token and head, use strategy group with group_size = head_dim (or a divisor of it)",
+      );
+    }
+    if (strategy !== 'group') fail(`${where}.strategy`, `dynamic ${strategy} quantization of attention is not supported; dynamic quantization of attention takes strategy group (group_size dividing head_dim: scales per token and head)`);
+    if (raw.type === 'float') fail(`${where}.type`, 'dynamic float8 quantization of attention is not supported; dynamic group quantization takes type int');
+  } else {
+    if (raw.dynamic === 'local') fail(`${where}.dynamic`, 'dynamic "local" (tensor_group, NVFP4) cannot be applied to attention in ONNX QDQ');
+    if (strategy !== 'tensor' && strategy !== 'attn_head') fail(`${where}.strategy`, `${cap(strategy!)} quantization cannot be applied to attention`);
+  }
   if (raw.type === 'float' && raw.num_bits !== 8) {
     fail(`${where}.num_bits`, raw.num_bits === 4 ? 'float4 (e2m1) attention is not supported: onnxruntime has no float4 QuantizeLinear kernel' : `float quantization needs num_bits 8 (float8 e4m3), got ${raw.num_bits}`);
   }
   if (raw.type === 'int' && ![2, 4, 8, 16].includes(raw.num_bits)) fail(`${where}.num_bits`, `integer quantization takes num_bits 2, 4, 8 or 16, got ${raw.num_bits}`);
   if (raw.type === 'float' && !raw.symmetric) fail(`${where}.symmetric`, 'asymmetric float quantization is not supported');
   if (raw.actorder !== null && raw.actorder !== false) fail(`${where}.actorder`, 'actorder applies to weights, not to attention activations');
-  const observer = (raw.observer ?? 'static_minmax') as ObserverName;
-  if (!(OBSERVERS as readonly string[]).includes(observer)) fail(`${where}.observer`, `unknown observer "${raw.observer}"; one of ${OBSERVERS.join(', ')}`);
+  const dynamic = raw.dynamic === true;
+  // compressed-tensors sets a dynamic scheme's observer to None: its scales are not observed
+  if (dynamic && raw.observer !== null && raw.observer !== 'memoryless') warn(`${where}.observer: "${raw.observer}" is ignored: dynamic scales are computed from each tensor as it arrives, not observed (compressed-tensors sets the observer to None)`);
+  const observer = dynamic ? null : ((raw.observer ?? 'static_minmax') as ObserverName);
+  if (observer !== null && !(OBSERVERS as readonly string[]).includes(observer)) fail(`${where}.observer`, `unknown observer "${raw.observer}"; one of ${OBSERVERS.join(', ')}`);
   if (!raw.symmetric) warn(`${where}: vLLM does not support asymmetric kv cache quantization`);
   return {
     num_bits: raw.num_bits,
@@ -182,7 +199,7 @@ function checkArgs(raw: RawArgs, where: string, fail: (path: string, msg: string
     group_size: gs,
     strategy: strategy!,
     block_structure: null,
-    dynamic: false,
+    dynamic,
     actorder: null,
     scale_dtype: raw.scale_dtype,
     zp_dtype: raw.symmetric ? null : 'torch.int8',
