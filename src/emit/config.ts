@@ -74,7 +74,7 @@ function extensionsJson(rules: RuleSet, targets: readonly string[]): Record<stri
         (rotated ? ' (after the transform_config rotation at k_cache)' : '') +
         ', a constant offset m per kv head and channel is subtracted: the mean of those keys over the calibration data. ' +
         'Exact for attention, since q·(k − m) shifts every score of a query by the same q·m and softmax ignores that. ' +
-        `vLLM and compressed-tensors do not apply it: k_scale quantizes ${rotated ? 'K·H − m' : 'K − m'}, not the keys themselves.`,
+        `vLLM and compressed-tensors do not apply it: the cache's quantization (k_scale, or the dynamic scales) applies to ${rotated ? 'K·H − m' : 'K − m'}, not to the keys themselves.`,
       statistic: rules.ctcExtensions.kCacheCentering.statistic,
       targets: [...targets],
       offsets:

@@ -6,7 +6,7 @@
  *   each with its table ─ the worst heads ─ the sites and how they were matched ─ the Softmax
  *   nodes not taken and why ─ (with `ctc eval --report`) perplexity, KL, top-1 and KL by position
  */
-import type { EdgeRecord, CompileRecord } from './record.js';
+import type { CompileRecord, DynamicEdgeRecord, EdgeRecord } from './record.js';
 import { headError } from './error.js';
 import { escapeXml as x, heatmap, legend, lineChart } from './svg.js';
 
@@ -97,6 +97,11 @@ export function renderEvalReport(e: EvalSummary): string {
   return page(`ctc eval: ${e.candidate}`, `<h1>ctc eval</h1><p class="sub">${x(e.candidate)} against ${x(e.reference)}</p>${evalSection(e)}`);
 }
 
+/** What the dynamic edges are, e.g. "int4 asymmetric, group 16". */
+function dynamicKinds(edges: readonly DynamicEdgeRecord[]): string {
+  return [...new Set(edges.map((e) => `${e.args.type}${e.args.num_bits} ${e.args.symmetric ? 'symmetric' : 'asymmetric'}, group ${e.args.group_size}`))].join('; ');
+}
+
 export function renderReport(r: CompileRecord, evaluation?: EvalSummary): string {
   const figs = figures(r.edges);
   const worst = [...figs].sort((a, b) => a.sqnrDb - b.sqnrDb || a.edge.layer - b.edge.layer).slice(0, 10);
@@ -104,7 +109,7 @@ export function renderReport(r: CompileRecord, evaluation?: EvalSummary): string
     ['model', r.model],
     ['rule set', r.rules],
     ['attention sites', `${r.sites.length} found, ${r.quantizedSites.length} quantized, ${r.refused.length} Softmax / attention node(s) not taken`],
-    ["quantized edges", `${r.edges.length} (${figs.length} scale(s))`],
+    ["quantized edges", `${r.edges.length} calibrated (${figs.length} scale(s))${(r.dynamicEdges ?? []).length > 0 ? `, ${r.dynamicEdges!.length} dynamic (${dynamicKinds(r.dynamicEdges!)}: scales computed in the model per token, head and group, none stored)` : ''}`],
     ['calibration', r.calibration.from === 'stats' ? `${r.calibration.sets} set(s), from saved statistics` : `${r.calibration.sets} set(s) of ${r.calibration.from === 'random' ? 'random inputs (no real calibration)' : 'calibration data'}`],
     ['opset', r.opset.before === r.opset.after ? `${r.opset.after} (unchanged)` : `${r.opset.before} → ${r.opset.after}`],
     ['output files', r.files.join(', ')],

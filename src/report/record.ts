@@ -71,6 +71,7 @@ export function readRecord(outDir: string): CompileRecord {
   const rec = r as Partial<CompileRecord>;
   if (rec.format !== RECORD_FORMAT) throw new CtcError(`${file}: format "${String(rec.format)}", expected "${RECORD_FORMAT}" (written by another ctc version?)`);
   for (const k of ['sites', 'refused', 'edges', 'files', 'quantizedSites'] as const) if (!Array.isArray(rec[k])) throw new CtcError(`${file}: "${k}" must be a list`);
+  if (rec.dynamicEdges !== undefined && !Array.isArray(rec.dynamicEdges)) throw new CtcError(`${file}: "dynamicEdges" must be a list`);
   for (const [i, e] of rec.edges!.entries()) {
     // One entry per head, or one for the whole tensor.
     const n = e.args?.strategy === 'tensor' ? 1 : e.heads;

@@ -31,7 +31,7 @@ describe('key centering in the rule file and the outputs', () => {
     expect(rest).toEqual(plain);
     expect(ext.k_cache_centering.statistic).toBe('mean');
     expect(ext.k_cache_centering.targets).toEqual([0, 1, 2, 3].map((l) => `model.model.layers.${l}.self_attn`));
-    expect(ext.k_cache_centering.description).toMatch(/vLLM and compressed-tensors do not apply it: k_scale quantizes K·H − m/);
+    expect(ext.k_cache_centering.description).toMatch(/vLLM and compressed-tensors do not apply it: the cache's quantization \(k_scale, or the dynamic scales\) applies to K·H − m/);
     const scales = JSON.parse(readFileSync(join(dir, 'int4-kv-r3-centered', 'scales.json'), 'utf8'));
     for (const t of ext.k_cache_centering.targets as string[]) expect(scales[`${t}.k_offset`].shape).toEqual([2, 32]);
     // the rule-set view states it too
