@@ -9,8 +9,11 @@ import { builtinRuleFile, builtinRuleNames, loadRuleSet } from '../rules/load.js
 import type { QuantizationArgs } from '../quant/args.js';
 import { table } from './table.js';
 
-const argsText = (a: QuantizationArgs): string =>
-  `${a.type === 'float' ? 'float8 e4m3' : `int${a.num_bits}`} ${a.symmetric ? 'symmetric' : 'asymmetric'}, ${a.strategy === 'attn_head' ? 'one scale per head' : 'one scale per tensor'}, observer ${a.observer}`;
+const granularity = (a: QuantizationArgs): string =>
+  a.dynamic
+    ? `dynamic: scales computed in the model for every token, per group of ${a.group_size} values of a head`
+    : `${a.strategy === 'attn_head' ? 'one scale per head' : 'one scale per tensor'}, observer ${a.observer}`;
+const argsText = (a: QuantizationArgs): string => `${a.type === 'float' ? 'float8 e4m3' : `int${a.num_bits}`} ${a.symmetric ? 'symmetric' : 'asymmetric'}, ${granularity(a)}`;
 
 export interface RulesFlags {
   /** Print the quantization_config the rule set produces instead of the description. */

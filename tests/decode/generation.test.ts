@@ -6,7 +6,7 @@
  * float32 bytes); float8 and int4 ones cannot (tests/decode/node-api.test.ts), so those run
  * through src/decode/host-boundary.ts, which quantizes at the boundary to the same codes.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,8 @@ import { floatBoundary } from '../../src/decode/host-boundary.js';
 import { elemTypeOf } from '../../src/ir/types.js';
 import { DataType } from '../../src/ir/dtypes.js';
 import { loadModel } from '../../src/onnx/model-file.js';
-import { builtinRuleNames } from '../../src/rules/load.js';
+import { builtinRuleNames, loadRuleSet } from '../../src/rules/load.js';
+import { UsageError } from '../../src/errors.js';
 import { bytesOf } from '../harness/rewrite.js';
 import { corpusModel } from '../harness/paths.js';
 
@@ -47,7 +48,19 @@ for (const name of ['llama-gqa-bytes-ts-eager', 'gpt2-bytes-ts-eager']) {
     const ids = testDataSets(loadModel(path), findDataSets(path, [], '8'))[0]!.load().get('input_ids')!;
     const prompt = Array.from(ids.toFloat32().slice(0, 16));
 
-    for (const rules of builtinRuleNames()) {
+    for (const rules of builtinRuleNames().filter((r) => loadRuleSet(r).kvCacheScheme?.dynamic === true)) {
+      it(`${rules}: ${STEPS} tokens with float cache I/O; --cache-io quantized is refused (its scales are computed per token in the model)`, async () => {
+        const floatIo = join(dir, `${rules}-float`);
+        await compile({ model: path, rules, outDir: floatIo, calibSets: '0-1', ...quiet });
+        expect((await decode(join(floatIo, 'model.onnx'), prompt, false)).tokens.length).toBe(STEPS);
+        const refused = compile({ model: path, rules, outDir: join(dir, `${rules}-quantized`), calibSets: '0-1', cacheIo: 'quantized', ...quiet });
+        await expect(refused).rejects.toThrow(UsageError);
+        await expect(refused).rejects.toThrow(/^--cache-io quantized: .* dynamically .*per-token scales and zero points .* Use --cache-io float/);
+        expect(existsSync(join(dir, `${rules}-quantized`))).toBe(false);
+      }, 300_000);
+    }
+
+    for (const rules of builtinRuleNames().filter((r) => loadRuleSet(r).kvCacheScheme?.dynamic !== true)) {
       it(`${rules}: ${STEPS} tokens, the same with --cache-io quantized as with float cache I/O`, async () => {
         const stats = join(dir, `${rules}.stats.json`);
         const floatIo = join(dir, `${rules}-float`);

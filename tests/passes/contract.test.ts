@@ -56,6 +56,7 @@ describe('the pass contract', () => {
       ['upgrade-opset', true],
       ['insert-observers', false],
       ['insert-qdq', true],
+      ['insert-dynamic-qdq', true],
       ['cache-io', true],
       ['rotate-qk', true],
       ['center-k', true],

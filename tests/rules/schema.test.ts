@@ -22,8 +22,26 @@ const fp8 = { num_bits: 8, type: 'float', strategy: 'attn_head', symmetric: true
 const group = (input: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ config_groups: { attention: { targets: ['attention'], input_activations: input, ...extra } } });
 
 describe('built-in rule sets', () => {
-  it('are the eight of the issue', () => {
-    expect(builtinRuleNames()).toEqual(['fp8-head', 'fp8-kv-head', 'fp8-kv-r3', 'fp8-kv-tensor', 'fp8-tensor', 'int4-kv-head', 'int4-kv-r3', 'int4-kv-r3-centered', 'int4-kv-tensor', 'int8-head', 'int8-tensor']);
+  it('are the eight of the issue, the R3 sets and the dynamic sets', () => {
+    expect(builtinRuleNames()).toEqual([
+      'fp8-head', 'fp8-kv-head', 'fp8-kv-r3', 'fp8-kv-tensor', 'fp8-tensor', 'int4-kv-head', 'int4-kv-r3', 'int4-kv-r3-centered', 'int4-kv-r3-centered-dynamic', 'int4-kv-r3-dynamic', 'int4-kv-tensor', 'int8-head', 'int8-tensor',
+    ]);
+  });
+  it('int4-kv-r3-dynamic: compressed-tensors dynamic group quantization (asymmetric int4, group 16), observer None', () => {
+    const r = loadRuleSet('int4-kv-r3-dynamic');
+    expect(r.kvCacheScheme).toMatchObject({ num_bits: 4, type: 'int', symmetric: false, strategy: 'group', group_size: 16, dynamic: true, observer: null, zp_dtype: 'torch.int8' });
+    expect(r.transformConfig).not.toBeNull();
+    expect(r.ctcExtensions.kCacheCentering).toBeNull();
+    // compressed-tensors' own warning for an asymmetric cache
+    expect(r.warnings).toEqual(['kv_cache_scheme: vLLM does not support asymmetric kv cache quantization']);
+  });
+  it('a dynamic scheme with an observer: the observer is dropped, with a warning (compressed-tensors sets it to None)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctc-schema-'));
+    const file = join(dir, 'r.json');
+    writeFileSync(file, JSON.stringify({ kv_cache_scheme: { num_bits: 8, type: 'int', strategy: 'group', group_size: 8, dynamic: true, observer: 'mse' } }));
+    const r = loadRuleSet(file);
+    expect(r.kvCacheScheme!.observer).toBeNull();
+    expect(r.warnings).toEqual([expect.stringMatching(/^kv_cache_scheme\.observer: "mse" is ignored: dynamic scales are computed from each tensor/)]);
   });
   it('fp8-head: one attention group, float8 per head, static_minmax', () => {
     const r = loadRuleSet('fp8-head');
@@ -45,7 +63,12 @@ describe('invalid rule files: the error names the file and the key', () => {
     ['output activations on attention', group(fp8, { output_activations: fp8 }), /Cannot apply output quantization to attention/],
     ['no input activations', { config_groups: { attention: { targets: ['attention'] } } }, /config_groups\.attention: Cannot apply attention quantization without specifying input activations/],
     ['dynamic attn_head', group({ ...fp8, dynamic: true }), /input_activations\.dynamic: One of \(token, tensor, tensor_group, group\) must be used for dynamic quant\./],
-    ['dynamic per tensor', group({ ...fp8, strategy: 'tensor', dynamic: true }), /dynamic quantization cannot be applied to attention/],
+    ['dynamic per tensor', group({ ...fp8, strategy: 'tensor', dynamic: true }), /input_activations\.strategy: dynamic tensor quantization of attention is not supported; dynamic quantization of attention takes strategy group/],
+    // compressed-tensors' token strategy on a (B, H, S, D) tensor reduces all but batch and heads: not per token
+    ['dynamic per token', group({ ...fp8, type: 'int', strategy: 'token', dynamic: true }), /input_activations\.strategy: dynamic token quantization of attention is not supported: .* one scale per batch and head, not per token\. For one scale per token and head, use strategy group/],
+    ['dynamic float8 per group', group({ ...fp8, strategy: 'group', group_size: 16, dynamic: true }), /input_activations\.type: dynamic float8 quantization of attention is not supported/],
+    ['static group', group({ ...fp8, type: 'int', strategy: 'group', group_size: 16 }), /input_activations\.strategy: Group quantization cannot be applied to attention/],
+    ['dynamic local', group({ ...fp8, strategy: 'tensor_group', group_size: 16, dynamic: 'local' }), /input_activations\.dynamic: dynamic "local" \(tensor_group, NVFP4\) cannot be applied to attention/],
     ['channel strategy', group({ ...fp8, strategy: 'channel' }), /input_activations\.strategy: Channel quantization cannot be applied to attention/],
     ['group strategy without group_size', group({ ...fp8, strategy: 'group' }), /strategy group requires group_size to be set to a positive value/],
     ['static token', group({ ...fp8, strategy: 'token' }), /Cannot perform static token quantization, please use `dynamic=True`/],

@@ -20,7 +20,7 @@ import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { builtinRuleNames } from '../../src/rules/load.js';
-import { FLIP_FRACTION, LEVEL_BOUND, gridSteps, inRotatedSpace, levelChecks, runAtLevels } from '../harness/levels.js';
+import { FLIP_FRACTION, LEVEL_BOUND, computedScaleMaxima, dynamicGridOutputs, gridSteps, inRotatedSpace, levelChecks, runAtLevels } from '../harness/levels.js';
 import type { Outputs } from '../harness/levels.js';
 import { corpusModel } from '../harness/paths.js';
 
@@ -50,10 +50,10 @@ for (const name of MODELS) {
         // Keys rotated by a transform_config leave the graph turned back: compared where they are on the grid.
         const runs = new Map([...(await runAtLevels(readFileSync(file), feeds))].map(([l, o]) => [l, inRotatedSpace(compiled, o)]));
         expect([...runs.keys()]).toEqual(['disabled', 'basic', 'extended', 'all']);
-        const steps = gridSteps(compiled);
+        const steps = gridSteps(compiled, await computedScaleMaxima(compiled, feeds));
         // every present.* is dequantized (on the grid); logits are not
         expect([...steps.keys()].sort()).toEqual(Object.keys(reference).filter((o) => o.startsWith('present.')).sort());
-        const checks = levelChecks(runs, inRotatedSpace(compiled, reference), steps);
+        const checks = levelChecks(runs, inRotatedSpace(compiled, reference), steps, dynamicGridOutputs(compiled));
         expect(checks.length).toBe(3 * Object.keys(reference).length);
         for (const c of checks) {
           const what = `${c.output} at ${c.level}`;
