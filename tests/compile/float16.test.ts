@@ -111,3 +111,49 @@ describe('a float16 model', () => {
     });
   }
 });
+
+describe('a float16 model with dynamic scales', () => {
+  it('int8 asymmetric, group 2: the scales are computed in float16, the present cache is on each group\'s grid of the float16 original, and it runs close to it', async () => {
+    const { file, sets } = float16Case();
+    const rules = join(mkdtempSync(join(tmpdir(), 'ctc-fp16-rules-')), 'dynamic.json');
+    writeFileSync(rules, JSON.stringify({ kv_cache_scheme: { num_bits: 8, type: 'int', symmetric: false, strategy: 'group', group_size: 2, dynamic: true } }));
+    const out = join(mkdtempSync(join(tmpdir(), 'ctc-fp16-out-')), 'o');
+    const r = await compile({ model: file, rules, outDir: out, progress: silentProgress, warn: () => {} });
+    expect(r.qdqPairs).toBe(2);
+    const compiled = loadModel(join(out, 'model.onnx'));
+    const qs = [...compiled.graph.nodes].filter((n) => n.is(Op.QuantizeLinear) && n.attr('block_size') !== undefined);
+    expect(qs.length).toBe(2);
+    for (const q of qs) expect(q.inputs[1]!.initializer, `${q.name}: a computed scale`).toBeUndefined();
+    // every constant of the scale computation has the activation's type
+    const constants = compiled.graph.initializers.filter((v) => /\/(zero|range|epsilon|q_min|one)$/.test(v.name));
+    expect(constants.length).toBe(2 * 5);
+    for (const c of constants) expect(c.initializer!.dataType, c.name).toBe(DataType.FLOAT16);
+
+    const original = loadModel(file);
+    for (const inputs of sets) {
+      const want = await run(original, inputs);
+      const got = await run(compiled, inputs);
+      expect(got['present.0.key']!.type).toBe('float16');
+      // per group of 2 values: the dequantized pair lies within half a step of the original,
+      // the step being the group's own (hi − lo)/255, with lo/hi clamped to include 0
+      const w = ortToFloat64(want['present.0.key']!);
+      const g = ortToFloat64(got['present.0.key']!);
+      let moved = 0;
+      for (let i = 0; i < w.length; i += 2) {
+        const lo = Math.min(w[i]!, w[i + 1]!, 0);
+        const hi = Math.max(w[i]!, w[i + 1]!, 0);
+        const step = (hi - lo) / 255;
+        for (const j of [i, i + 1]) {
+          // float16 rounding of the values and of the step itself: 2^-10 relative
+          expect(Math.abs(g[j]! - w[j]!), `element ${j}`).toBeLessThanOrEqual(step / 2 + 2 ** -10 * Math.max(Math.abs(w[j]!), step) * 2);
+          if (g[j] !== w[j]) moved++;
+        }
+      }
+      expect(moved).toBeGreaterThan(0);
+      const y = ortToFloat64(want['y']!);
+      const gy = ortToFloat64(got['y']!);
+      const range = Math.max(...Array.from(y, Math.abs));
+      expect(Math.max(...Array.from(y, (v, i) => Math.abs(v - gy[i]!))) / range).toBeLessThan(0.05);
+    }
+  });
+});
