@@ -1,18 +1,12 @@
 /**
- * insert-dynamic-qdq against compressed-tensors' dynamic group quantization, written out here in
- * float64 (independently of src/quant/qparams.ts), as compute_dynamic_scales_and_zp and
- * calculate_qparams define it (shared/docs/reference/compressed-tensors.md §2.1, §2.2): per group
- * of g consecutive values of the LAST axis (per batch, head, token and group),
- *
- *   lo = min(min x, 0), hi = max(max x, 0)
- *   symmetric:  s = max(|lo|, |hi|) / ((q_max − q_min)/2), zp = 0
- *   asymmetric: s = (hi − lo) / (q_max − q_min),  zp = round_half_even(clamp(q_min − lo/s))
- *   s = 0 ─▶ float32 epsilon 2^-23, zp 0
- *   q = clamp(round_half_even(x/s) + zp, q_min, q_max),  out = (q − zp)·s
+ * insert-dynamic-qdq against compressed-tensors' dynamic group quantization, computed in float64
+ * by tests/harness/dynamic-reference.ts from the documented formulas (per group of g values of
+ * the last axis: lo/hi clamped to 0, symmetric or asymmetric scale, epsilon for a zero scale,
+ * round half to even):
  *
  *   x (ranges distinct per head, token and group; an all-zero, an all-positive and an
  *      all-negative group) ─ graph + pass ─ onnxruntime (disabled, all) ─▶ every element
- *   x ─ the reference below ─────────────────────────────────────────────▶ compared
+ *   x ─ the reference ───────────────────────────────────────────────────▶ compared
  *
  * on hand-made edges of every layout: BHSD, BSHD, packed BSE [B, S, H·D], and a
  * MultiHeadAttention that concatenates its cache inside (past BHSD + new BSE: two tensors per
@@ -38,92 +32,9 @@ import { Op } from '../../src/onnx/ops.js';
 import type { QuantizationArgs } from '../../src/quant/args.js';
 import type { QuantEdge } from '../../src/quant/edges.js';
 import { parseRuleSet } from '../../src/rules/schema.js';
+import { FLOAT32_EPS, dynamicReference, intRange, mismatches } from '../harness/dynamic-reference.js';
+import type { DynamicReference, Scheme } from '../harness/dynamic-reference.js';
 import { runAtLevels } from '../harness/levels.js';
-
-// ---------------------------------------------------------------------------------------------
-// The reference, float64
-
-interface Scheme {
-  readonly bits: 4 | 8;
-  readonly symmetric: boolean;
-  readonly groupSize: number;
-}
-
-const FLOAT32_EPS = 2 ** -23;
-
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
-
-interface Reference {
-  /** The dequantized values. */
-  readonly out: Float64Array;
-  /** Where x/s is within float32 error of a tie that moves the code: the other code's value; NaN elsewhere. */
-  readonly other: Float64Array;
-  /** Per group. */
-  readonly scale: Float64Array;
-  readonly zeroPoint: Float64Array;
-}
-
-/** How near to a .5 tie x/s may be before float32 arithmetic may round it the other way. */
-const TIE = 1e-4;
-
-function reference(x: ArrayLike<number>, s: Scheme): Reference {
-  const qMin = -(2 ** (s.bits - 1));
-  const qMax = 2 ** (s.bits - 1) - 1;
-  const g = s.groupSize;
-  const groups = x.length / g;
-  const out = new Float64Array(x.length);
-  const other = new Float64Array(x.length).fill(Number.NaN);
-  const scale = new Float64Array(groups);
-  const zeroPoint = new Float64Array(groups);
-  for (let j = 0; j < groups; j++) {
-    let lo = 0;
-    let hi = 0;
-    for (let i = j * g; i < (j + 1) * g; i++) {
-      lo = Math.min(lo, x[i]!);
-      hi = Math.max(hi, x[i]!);
-    }
-    let sc = s.symmetric ? Math.max(-lo, hi) / ((qMax - qMin) / 2) : (hi - lo) / (qMax - qMin);
-    let zp = 0;
-    if (sc === 0) sc = FLOAT32_EPS;
-    else if (!s.symmetric) {
-      const shifted = qMin - lo / sc;
-      // a zero point on a tie would make the whole group ambiguous: the inputs must avoid it
-      if (Math.abs(shifted - Math.floor(shifted) - 0.5) < 1e-3) throw new Error(`the test input puts group ${j}'s zero point on a tie (${shifted})`);
-      zp = roundHalfEven(clamp(shifted, qMin, qMax));
-    }
-    scale[j] = sc;
-    zeroPoint[j] = zp;
-    for (let i = j * g; i < (j + 1) * g; i++) {
-      const t = x[i]! / sc;
-      const dq = (code: number): number => (clamp(code + zp, qMin, qMax) - zp) * sc;
-      out[i] = dq(roundHalfEven(t));
-      if (Math.abs(t - Math.floor(t) - 0.5) < TIE) {
-        const [a, b] = [dq(Math.floor(t)), dq(Math.floor(t) + 1)];
-        if (a !== b) other[i] = a === out[i] ? b : a;
-      }
-    }
-  }
-  return { out, scale, zeroPoint, other };
-}
-
-/** Indices where `got` is neither the reference nor, at a tie, the other code (float32 rounding allowed). */
-function mismatches(got: Float64Array, want: Reference): string[] {
-  expect(got.length).toBe(want.out.length);
-  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.abs(b);
-  const bad: string[] = [];
-  got.forEach((v, i) => {
-    if (!close(v, want.out[i]!) && !(Number.isFinite(want.other[i]!) && close(v, want.other[i]!))) bad.push(`[${i}] ${v} ≠ ${want.out[i]}`);
-  });
-  return bad;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inputs: ranges distinct per batch, head, token and group, and three special groups
@@ -261,7 +172,7 @@ function checkStructure(m: Model, edges: QuantEdge[], s: Scheme, names: { inputs
       expect(dqs.length).toBe(1);
       expect(dqs[0]!.is(Op.DequantizeLinear)).toBe(true);
       expect([dqs[0]!.intAttr('axis'), dqs[0]!.intAttr('block_size'), dqs[0]!.inputs.slice(1)]).toEqual([t.rank - 1, s.groupSize, q.inputs.slice(1)]);
-      // the scale has x's shape with the last axis divided by g (blocked QDQ), never one element
+      // x itself feeds only its pair and the group reshape; everything else reads the dequantized value
       const readers = t.value.uses().map((u) => u.node.op.opType).sort();
       expect(readers).toEqual(['QuantizeLinear', 'Reshape']);
     }
@@ -295,8 +206,9 @@ async function runOnce(m: Model, feeds: Record<string, ort.Tensor>): Promise<Rec
   }
 }
 
-function checkQParams(got: Record<string, Float64Array>, tag: string, want: Reference, s: Scheme): void {
+function checkQParams(got: Record<string, Float64Array>, tag: string, want: DynamicReference, s: Scheme): void {
   const scale = got[`${tag}.scale`]!;
+  // one scale per group (blocked QDQ: x's shape with the last axis divided by g), never one for all
   expect(scale.length).toBe(want.scale.length);
   want.scale.forEach((w, j) => {
     if (w === FLOAT32_EPS) expect(scale[j], `${tag} group ${j}: epsilon`).toBe(FLOAT32_EPS);
@@ -312,9 +224,10 @@ function checkQParams(got: Record<string, Float64Array>, tag: string, want: Refe
  * largest magnitude (−amax/s = −(q_max − q_min)/2 exactly), so that every other element is held
  * to one code.
  */
-function checkCoverage(x: ArrayLike<number>, want: Reference, s: Scheme): void {
-  const qMin = -(2 ** (s.bits - 1));
-  const qMax = 2 ** (s.bits - 1) - 1;
+function checkCoverage(x: ArrayLike<number>, want: DynamicReference, s: Scheme): void {
+  const [qMin, qMax] = intRange(s.bits);
+  // the inputs keep every zero point off a tie, so that all groups are compared
+  expect(want.zeroPointTies).toEqual([]);
   expect(want.scale.includes(FLOAT32_EPS), 'an all-zero group').toBe(true);
   // ranges distinct per group: no two groups share a scale, except the all-zero one
   expect(new Set(want.scale).size).toBe(want.scale.length);
@@ -354,13 +267,13 @@ describe('insertDynamicQdq on one tensor, each layout: every element equals the 
         expect(insertDynamicQdq(model, edges)).toEqual({ modified: true, inserted: 1 });
         checkStructure(model, edges, s, names);
 
-        const want = reference(x.data, s);
+        const want = dynamicReference(x.data, s);
         checkCoverage(x.data, want, s);
         const feeds = { x: new ort.Tensor('float32', x.data, x.dims) };
         const runs = await runAtLevels(bytesOf(model), feeds, ['disabled', 'all']);
         for (const [level, out] of runs) {
-          expect(mismatches(out['present']!, want), `${level} present`).toEqual([]);
-          expect(mismatches(out['y']!.map((v) => -v), want), `${level} y`).toEqual([]);
+          expect(mismatches(out['present']!, want, s.groupSize), `${level} present`).toEqual([]);
+          expect(mismatches(out['y']!.map((v) => -v), want, s.groupSize), `${level} y`).toEqual([]);
         }
         exposeQParams(model, t, 'x');
         checkQParams(await runOnce(model, feeds), 'x', want, s);
@@ -394,8 +307,8 @@ describe('insertDynamicQdq on an op that concatenates the cache inside (MultiHea
       const feeds = Object.fromEntries(Object.entries(inputs).map(([n, x]) => [n, new ort.Tensor('float32', x.data, x.dims)]));
       const runs = await runAtLevels(bytesOf(model), feeds, ['disabled', 'all']);
       for (const kind of ['key', 'value'] as const) {
-        const past = reference(inputs[`past_${kind}`].data, s);
-        const now = reference(inputs[kind].data, s);
+        const past = dynamicReference(inputs[`past_${kind}`].data, s);
+        const now = dynamicReference(inputs[kind].data, s);
         checkCoverage(inputs[`past_${kind}`].data, past, s);
         checkCoverage(inputs[kind].data, now, s);
         // present [B, H, P + S, D] = the dequantized past, then the new tokens turned from [B, S, H·D] to [B, H, S, D]
@@ -411,8 +324,8 @@ describe('insertDynamicQdq on an op that concatenates the cache inside (MultiHea
                 }
           return o;
         };
-        const want = { out: pick('out'), other: pick('other'), scale: new Float64Array(), zeroPoint: new Float64Array() };
-        for (const [level, out] of runs) expect(mismatches(out[`present_${kind}`]!, want), `${level} present_${kind}`).toEqual([]);
+        const want = { out: pick('out'), other: pick('other'), scale: new Float64Array(), zeroPoint: new Float64Array(), zeroPointTies: [] };
+        for (const [level, out] of runs) expect(mismatches(out[`present_${kind}`]!, want, s.groupSize), `${level} present_${kind}`).toEqual([]);
         exposeQParams(model, v[kind], kind);
         exposeQParams(model, v[`past_${kind}`], `past_${kind}`);
         const got = await runOnce(model, feeds);
@@ -421,6 +334,40 @@ describe('insertDynamicQdq on an op that concatenates the cache inside (MultiHea
       }
     });
   }
+});
+
+/**
+ * compressed-tensors quantizes K and V once, when they are written to the cache, and keeps the
+ * stored values (§3.3: "the cache stores QDQ'd K/V"); the graph quantizes the whole present
+ * (past and new) at every step, and a runtime feeds the dequantized present back as the next
+ * past. The two agree only where the quantization is a fixed point of itself: fed its own output,
+ * it must give it back, step after step.
+ */
+const FEEDBACK_STEPS = 8;
+function feedbackCheck(s: Scheme & { name: string }): void {
+  it(s.name, async () => {
+    const x = values(SHAPE, 'BHSD', s.groupSize, 23);
+    const { model, t } = plainGraph(x.dims);
+    insertDynamicQdq(model, [quantEdge('k', [edgeOf(t, 'BHSD', 4)], dynamicArgs(s), SHAPE.heads, SHAPE.headDim)]);
+    const session = await createSession(bytesOf(model), { optimization: 'disabled', intraOpThreads: 1 });
+    try {
+      let past = x.data;
+      let first: Float32Array | undefined;
+      for (let step = 0; step < FEEDBACK_STEPS; step++) {
+        const present = (await session.run({ x: new ort.Tensor('float32', past, x.dims) }))['present']!.data as Float32Array;
+        first ??= present;
+        const drift = present.reduce((m, v, i) => Math.max(m, Math.abs(v - first![i]!) / Math.max(Math.abs(first![i]!), 1e-30)), 0);
+        expect(drift, `step ${step}: largest relative change of the cache`).toBeLessThan(1e-5);
+        past = present;
+      }
+    } finally {
+      await session.release();
+    }
+  });
+}
+
+describe('the cache fed back as the next past is not moved by quantizing it again', () => {
+  for (const s of SCHEMES.filter((x) => !x.symmetric)) feedbackCheck(s);
 });
 
 describe('insertDynamicQdq refuses what it cannot build', () => {
