@@ -230,11 +230,21 @@ function observesData(rules: RuleSet): boolean {
  * Dynamic edges: their groups must split whole heads, and their scales exist only inside the
  * model, so neither a quantized cache interface nor vLLM (which loads k_scale/v_scale) can carry them.
  */
-function checkDynamic(dynamicEdges: readonly QuantEdge[], opts: CompileOptions, rules: RuleSet): void {
+function checkDynamic(dynamicEdges: readonly QuantEdge[], sites: readonly Site[], opts: CompileOptions, rules: RuleSet): void {
   if (dynamicEdges.length === 0) return;
+  const cached = new Set(sites.filter((s) => s.cache !== null || s.kPast !== undefined).map((s) => s.name));
   for (const e of dynamicEdges) {
     const why = whyNotGrouped(e);
     if (why !== undefined) throw new CtcError(`${rules.source}: the ${e.role === 'q' ? 'attention' : 'kv_cache_scheme'} group_size: ${why}. Nothing was written.`);
+    // ctc quantizes the whole cache (past and new) at every step, so its quantization must leave
+    // an already quantized cache as it is: asymmetric scales do (a group's dequantized min and max
+    // are its own end codes); symmetric ones do not (amax sits at (q_max − q_min)/2 steps, past q_max:
+    // clamped, so the next step's scale shrinks by 7/7.5 for int4, and the cache drifts step after step).
+    if (e.role !== 'q' && e.args.symmetric && cached.has(e.site)) {
+      throw new CtcError(
+        `${rules.source}: ${e.site} ${e.role.toUpperCase()} is cached and quantized dynamically with symmetric: true; ctc quantizes the whole cache again at every decode step, and symmetric dynamic scales do not give a quantized cache back unchanged (its largest value clamps to q_max, so each step shrinks the scale by ${e.args.num_bits === 4 ? '7/7.5' : 'q_max/((q_max − q_min)/2)'}). Use symmetric: false. Nothing was written.`,
+      );
+    }
   }
   const which = `the rule set "${rules.name}" quantizes ${dynamicEdges[0]!.site} ${dynamicEdges[0]!.role.toUpperCase()} dynamically (scales computed in the model per token and group)`;
   if ((opts.cacheIo ?? 'float') === 'quantized') {
@@ -333,7 +343,7 @@ async function compilePlanned(
   const { sites, plans, rejected } = planned;
   // Calibrated edges get observers, statistics and stored scales; dynamic ones only their QDQ.
   const dynamicPlanned = planned.edges.filter((e) => e.args.dynamic);
-  checkDynamic(dynamicPlanned, opts, rules);
+  checkDynamic(dynamicPlanned, sites, opts, rules);
   // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
   // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
   for (const r of rejected) opts.warn(`${rejectionLabel(r)} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);
@@ -462,7 +472,7 @@ async function compilePlanned(
     // The model's folder and file name: which export it was, without the machine's paths.
     model: `${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`,
     rules: rules.name,
-    calibration: { sets, from: opts.stats !== undefined && opts.stats.length > 0 ? 'stats' : opts.calibRandom !== undefined ? 'random' : 'data' },
+    calibration: { sets, from: opts.stats !== undefined && opts.stats.length > 0 ? 'stats' : edges.length === 0 && !centering ? 'none' : opts.calibRandom !== undefined ? 'random' : 'data' },
     opset: { before: opsetBefore, after: model.opsetVersion('') ?? 1 },
     sites: sites.map(siteToJson),
     refused: rejected,

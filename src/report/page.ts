@@ -110,7 +110,14 @@ export function renderReport(r: CompileRecord, evaluation?: EvalSummary): string
     ['rule set', r.rules],
     ['attention sites', `${r.sites.length} found, ${r.quantizedSites.length} quantized, ${r.refused.length} Softmax / attention node(s) not taken`],
     ["quantized edges", `${r.edges.length} calibrated (${figs.length} scale(s))${(r.dynamicEdges ?? []).length > 0 ? `, ${r.dynamicEdges!.length} dynamic (${dynamicKinds(r.dynamicEdges!)}: scales computed in the model per token, head and group, none stored)` : ''}`],
-    ['calibration', r.calibration.from === 'stats' ? `${r.calibration.sets} set(s), from saved statistics` : `${r.calibration.sets} set(s) of ${r.calibration.from === 'random' ? 'random inputs (no real calibration)' : 'calibration data'}`],
+    [
+      'calibration',
+      r.calibration.from === 'none'
+        ? 'none: every scale is dynamic'
+        : r.calibration.from === 'stats'
+          ? `${r.calibration.sets} set(s), from saved statistics`
+          : `${r.calibration.sets} set(s) of ${r.calibration.from === 'random' ? 'random inputs (no real calibration)' : 'calibration data'}`,
+    ],
     ['opset', r.opset.before === r.opset.after ? `${r.opset.after} (unchanged)` : `${r.opset.before} → ${r.opset.after}`],
     ['output files', r.files.join(', ')],
   ];

@@ -42,7 +42,8 @@ export interface CompileRecord {
   readonly format: typeof RECORD_FORMAT;
   readonly model: string;
   readonly rules: string;
-  readonly calibration: { readonly sets: number; readonly from: 'data' | 'random' | 'stats' };
+  /** `none`: every scale is dynamic and nothing else was measured. */
+  readonly calibration: { readonly sets: number; readonly from: 'data' | 'random' | 'stats' | 'none' };
   readonly opset: { readonly before: number; readonly after: number };
   readonly sites: SiteJson[];
   readonly refused: Rejection[];
