@@ -1,16 +1,41 @@
-import { defineConfig } from 'vitest/config';
+/**
+ * `npm test`'s vitest run: every test file but the big runs (vitest.big.config.ts), one worker
+ * per core. The files known to take longest start first, so that none of them starts last and
+ * runs on alone while the other cores have finished.
+ */
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { BIG_TESTS, WORKER } from './vitest.shared.js';
+
+/** The longest files, longest first (seconds on an idle 2-core machine, measured 2026-11-30). */
+const LONGEST = [
+  'tests/compile/bigger-set-accuracy.test.ts', // 78
+  'tests/compile/accuracy.test.ts', // 23
+  'tests/runtime/levels-corpus.test.ts', // 20
+  'tests/compile/write-safety.test.ts', // 19
+  'tests/cli/binary.test.ts', // 17
+  'tests/decode/generation.test.ts', // 16
+  'tests/calibrate/size-check.test.ts', // 15
+  'tests/compile/compile-cli.test.ts', // 11
+];
+
+/** Vitest's order (failed first, then by its cached durations or file size), the longest files moved to the front. */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification): number => {
+      const i = LONGEST.indexOf(relative(f.project.config.root, f.moduleId));
+      return i < 0 ? LONGEST.length : i;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
+    ...WORKER,
     include: ['tests/**/*.test.ts'],
-    // onnxruntime-node is a native addon: forks isolate it per worker.
-    pool: 'forks',
-    // One worker runs file after file without reloading src/ and onnxruntime for each (about a
-    // second of CPU per file): nothing in src/ keeps module state, and tests/harness/cli.ts checks
-    // that an in-process CLI call leaves the process as it found it.
-    isolate: false,
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
-    globalSetup: ['tests/harness/global-setup.ts'],
+    exclude: [...configDefaults.exclude, ...BIG_TESTS],
+    sequence: { sequencer: LongestFirst },
   },
 });

@@ -1,0 +1,29 @@
+/**
+ * What the two test configs share: how a worker runs, and which files are the big runs.
+ *
+ *   vitest.config.ts      npm test: every test file but the big runs
+ *   vitest.big.config.ts  npm run test:big: the big runs (CI runs both)
+ */
+import { availableParallelism } from 'node:os';
+import type { ViteUserConfig } from 'vitest/config';
+
+/**
+ * Big-model and fuzz runs: a 200,000-node graph, models whose weights pass 2 GiB (sparse files,
+ * but the 2 GiB inline refusal calibrates first), and the fuzz campaign's bounded slice.
+ */
+export const BIG_TESTS = ['tests/scale/**/*.test.ts', 'tests/tools/fuzz-slice.test.ts'];
+
+export const WORKER: NonNullable<ViteUserConfig['test']> = {
+  // onnxruntime-node is a native addon: forks isolate it per worker.
+  pool: 'forks',
+  // One worker per core: vitest's default in a run leaves a core to itself (cores − 1), which on
+  // a 2-core machine is one worker and a second core mostly idle.
+  maxWorkers: availableParallelism(),
+  // One worker runs file after file without reloading src/ and onnxruntime for each (about a
+  // second of CPU per file): nothing in src/ keeps module state, and tests/harness/cli.ts checks
+  // that an in-process CLI call leaves the process as it found it.
+  isolate: false,
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
+  globalSetup: ['tests/harness/global-setup.ts'],
+};
