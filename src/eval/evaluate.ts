@@ -99,96 +99,123 @@ function compareInterfaces(ref: Model, cand: Model, refPath: string, candPath: s
   );
 }
 
+/** What one candidate has accumulated over the sets so far. */
+class Tally {
+  readonly diffs = new Map<string, { max: number; sum: number; n: number }>();
+  nllRef = 0;
+  nllCand = 0;
+  kl = 0;
+  agree = 0;
+  tokens = 0;
+  readonly klAt: { sum: number; n: number }[] = [];
+
+  /** One set's outputs of the reference (a) and of this candidate (b). */
+  add(a: Record<string, ReturnType<typeof toOrtTensor>>, b: Record<string, ReturnType<typeof toOrtTensor>>, refOutputs: readonly string[], ids: readonly number[] | undefined): void {
+    for (const name of refOutputs) {
+      const x = ortToFloat64(a[name]!);
+      const y = ortToFloat64(b[name]!);
+      if (x.length !== y.length) throw new CalibrationError(`output ${name}: ${x.length} values from the reference, ${y.length} from the candidate`);
+      const d = this.diffs.get(name) ?? { max: 0, sum: 0, n: 0 };
+      for (let i = 0; i < x.length; i++) {
+        const e = Math.abs(x[i]! - y[i]!);
+        if (e > d.max || Number.isNaN(e)) d.max = e;
+        d.sum += e;
+      }
+      d.n += x.length;
+      this.diffs.set(name, d);
+    }
+    if (ids === undefined) return;
+    const la = a['logits']!;
+    const [B, S, V] = la.dims as [number, number, number];
+    const xa = ortToFloat64(la);
+    const xb = ortToFloat64(b['logits']!);
+    for (let bi = 0; bi < B; bi++) {
+      for (let t = 0; t + 1 < S; t++) {
+        const off = (bi * S + t) * V;
+        const pa = logSoftmax(xa.subarray(off, off + V));
+        const pb = logSoftmax(xb.subarray(off, off + V));
+        const target = ids[bi * S + t + 1]!;
+        this.nllRef -= pa[target]!;
+        this.nllCand -= pb[target]!;
+        let argA = 0;
+        let argB = 0;
+        let klHere = 0;
+        for (let v = 0; v < V; v++) {
+          klHere += Math.exp(pa[v]!) * (pa[v]! - pb[v]!);
+          if (pa[v]! > pa[argA]!) argA = v;
+          if (pb[v]! > pb[argB]!) argB = v;
+        }
+        this.kl += klHere;
+        const at = (this.klAt[t] ??= { sum: 0, n: 0 });
+        at.sum += klHere;
+        at.n++;
+        if (argA === argB) this.agree++;
+        this.tokens++;
+      }
+    }
+  }
+
+  report(sets: number, isLm: boolean): EvalReport {
+    const outputs = Object.fromEntries([...this.diffs].sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, d]) => [k, { maxAbs: d.max, meanAbs: d.sum / Math.max(d.n, 1) }]));
+    if (!isLm || this.tokens === 0) return { sets, outputs };
+    const t = this.tokens;
+    return {
+      sets,
+      outputs,
+      nll: { reference: this.nllRef / t, candidate: this.nllCand / t },
+      perplexity: { reference: Math.exp(this.nllRef / t), candidate: Math.exp(this.nllCand / t) },
+      kl: this.kl / t,
+      top1Agreement: this.agree / t,
+      tokens: t,
+      klByPosition: this.klAt.map((k) => k.sum / k.n),
+    };
+  }
+}
+
 export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
+  const { candidate, ...rest } = opts;
+  return (await evaluateMany({ ...rest, candidates: [candidate] }))[0]!;
+}
+
+/**
+ * Several candidates against one reference, in one pass over the sets: the reference runs once
+ * per set (what comparing rule sets side by side costs), and each candidate's report is the one
+ * `evaluate` gives it alone.
+ */
+export async function evaluateMany(opts: Omit<EvalOptions, 'candidate'> & { readonly candidates: readonly string[] }): Promise<EvalReport[]> {
   const dirs = findDataSets(opts.reference, opts.data ?? [], opts.sets, '--sets');
   const refModel = loadModel(opts.reference);
-  const candModel = loadModel(opts.candidate);
+  const candModels = opts.candidates.map((c) => loadModel(c));
   const refOutputs = refModel.graph.outputs.map((v) => v.name);
-  compareInterfaces(refModel, candModel, opts.reference, opts.candidate);
+  candModels.forEach((m, i) => compareInterfaces(refModel, m, opts.reference, opts.candidates[i]!));
   const sets: DataSet[] = testDataSets(refModel, dirs);
   const options = { providers: opts.providers ?? ['cpu' as const], optimization: 'disabled' as const, warn: opts.warn };
   const ref = await createSession(opts.reference, options);
-  const cand = await createSession(opts.candidate, options);
+  const cands: Awaited<ReturnType<typeof createSession>>[] = [];
   const isLm = refModel.graph.inputs.some((v) => v.name === 'input_ids') && refOutputs.includes('logits');
-  const diffs = new Map<string, { max: number; sum: number; n: number }>();
-  let nllRef = 0;
-  let nllCand = 0;
-  let kl = 0;
-  let agree = 0;
-  let tokens = 0;
-  const klAt: { sum: number; n: number }[] = [];
+  const tallies = opts.candidates.map(() => new Tally());
   opts.progress.start(sets.length, 'evaluating');
   try {
+    for (const c of opts.candidates) cands.push(await createSession(c, options));
     for (const set of sets) {
       const inputs = set.load();
-      // Sizes first, on both models: a tensor this machine cannot hold is refused before either runs.
+      // Sizes first, on every model: a tensor this machine cannot hold is refused before any runs.
       checkRunSizes(refModel, inputs, set.key, `the reference ${opts.reference}`);
-      checkRunSizes(candModel, inputs, set.key, `the candidate ${opts.candidate}`);
+      candModels.forEach((m, i) => checkRunSizes(m, inputs, set.key, `the candidate ${opts.candidates[i]}`));
       const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
       for (const [name, t] of inputs) feeds[name] = toOrtTensor(t);
       const a = await runOnSet(ref, feeds, refOutputs, set.key, `the reference ${opts.reference}`);
-      const b = await runOnSet(cand, feeds, refOutputs, set.key, `the candidate ${opts.candidate}`);
-      for (const name of refOutputs) {
-        const x = ortToFloat64(a[name]!);
-        const y = ortToFloat64(b[name]!);
-        if (x.length !== y.length) throw new CalibrationError(`output ${name}: ${x.length} values from the reference, ${y.length} from the candidate`);
-        const d = diffs.get(name) ?? { max: 0, sum: 0, n: 0 };
-        for (let i = 0; i < x.length; i++) {
-          const e = Math.abs(x[i]! - y[i]!);
-          if (e > d.max || Number.isNaN(e)) d.max = e;
-          d.sum += e;
-        }
-        d.n += x.length;
-        diffs.set(name, d);
-      }
-      if (isLm) {
-        const ids = inputs.get('input_ids')!.toNumbers();
-        const la = a['logits']!;
-        const [B, S, V] = la.dims as [number, number, number];
-        const xa = ortToFloat64(la);
-        const xb = ortToFloat64(b['logits']!);
-        for (let bi = 0; bi < B; bi++) {
-          for (let t = 0; t + 1 < S; t++) {
-            const off = (bi * S + t) * V;
-            const pa = logSoftmax(xa.subarray(off, off + V));
-            const pb = logSoftmax(xb.subarray(off, off + V));
-            const target = ids[bi * S + t + 1]!;
-            nllRef -= pa[target]!;
-            nllCand -= pb[target]!;
-            let argA = 0;
-            let argB = 0;
-            let klHere = 0;
-            for (let v = 0; v < V; v++) {
-              klHere += Math.exp(pa[v]!) * (pa[v]! - pb[v]!);
-              if (pa[v]! > pa[argA]!) argA = v;
-              if (pb[v]! > pb[argB]!) argB = v;
-            }
-            kl += klHere;
-            const at = (klAt[t] ??= { sum: 0, n: 0 });
-            at.sum += klHere;
-            at.n++;
-            if (argA === argB) agree++;
-            tokens++;
-          }
-        }
+      const ids = isLm ? inputs.get('input_ids')!.toNumbers() : undefined;
+      for (const [i, cand] of cands.entries()) {
+        const b = await runOnSet(cand, feeds, refOutputs, set.key, `the candidate ${opts.candidates[i]}`);
+        tallies[i]!.add(a, b, refOutputs, ids);
       }
       opts.progress.tick(set.key);
     }
   } finally {
     opts.progress.done();
     await ref.release();
-    await cand.release();
+    for (const c of cands) await c.release();
   }
-  const outputs = Object.fromEntries([...diffs].sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, d]) => [k, { maxAbs: d.max, meanAbs: d.sum / Math.max(d.n, 1) }]));
-  if (!isLm || tokens === 0) return { sets: sets.length, outputs };
-  return {
-    sets: sets.length,
-    outputs,
-    nll: { reference: nllRef / tokens, candidate: nllCand / tokens },
-    perplexity: { reference: Math.exp(nllRef / tokens), candidate: Math.exp(nllCand / tokens) },
-    kl: kl / tokens,
-    top1Agreement: agree / tokens,
-    tokens,
-    klByPosition: klAt.map((k) => k.sum / k.n),
-  };
+  return tallies.map((t) => t.report(sets.length, isLm));
 }
