@@ -114,6 +114,14 @@ describe('int4-kv-r3-dynamic from the model file alone', () => {
     expect(record['dynamicEdges']).toEqual(want);
     expect(record['calibration']).toEqual({ sets: 0, from: 'none' });
   });
+
+  it('ctc report draws the page from that record: the dynamic edges and no calibration', async () => {
+    const r = await ctc('report', join(dir, 'dynamic'));
+    expect(r.code, r.stderr).toBe(0);
+    const page = readFileSync(join(dir, 'dynamic', 'report.html'), 'utf8');
+    expect(page).toContain('<dt>quantized edges</dt><dd>0 calibrated (0 scale(s)), 8 dynamic (int4 asymmetric, group 16: scales computed in the model per token, head and group, none stored)</dd>');
+    expect(page).toContain('<dt>calibration</dt><dd>none: every scale is dynamic</dd>');
+  });
 });
 
 describe('what dynamic scales cannot be, refused with exit 1 naming the option and the fix', () => {
