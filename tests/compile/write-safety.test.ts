@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SHAPES, generateLlama } from '../../corpus/generators/llama.js';
 import { loadModel, saveModel } from '../../src/onnx/model-file.js';
@@ -257,6 +258,33 @@ describe('one compile per output folder; a signal leaves nothing behind', () => 
   }
 });
 
+/**
+ * Command lines run one after another by the built CLI's main() in one process that permissions
+ * bind: when the tests run as root, without the two capabilities that override file permissions
+ * (setpriv drops them from the bounding set), so that, still uid 0, it is denied what the owner
+ * bits deny and can still read the checkout wherever that lies (a clone inside mktemp -d's 0700
+ * folder is out of reach for another uid); otherwise as the user running the tests. One node
+ * start and module load for all of them, not one per command line.
+ */
+function asUser(runs: readonly (readonly string[])[]): CliResult[] {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { main } from ${JSON.stringify(pathToFileURL(CLI).href)};
+    const results = [];
+    for (const argv of JSON.parse(readFileSync(0, 'utf8'))) {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(argv, { stdout: { write: (t) => (stdout += t) }, stderr: { write: (t) => (stderr += t) } });
+      results.push({ code, stdout, stderr });
+    }
+    process.stdout.write(JSON.stringify(results));`;
+  const node = [process.execPath, '--input-type=module', '-e', script];
+  const options = { input: JSON.stringify(runs), encoding: 'utf8' } as const;
+  const r = process.getuid?.() === 0 ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', ...node], options) : spawnSync(node[0]!, node.slice(1), options);
+  if (r.status !== 0) throw new Error(`the permission-bound process failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as CliResult[];
+}
+
 describe('environment errors are exit 1 with the fix, found before calibration', () => {
   const run = (...args: string[]): Promise<CliResult> => ctc('compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q', ...args);
   const refused = (r: CliResult, message: string | RegExp): void => {
@@ -327,18 +355,6 @@ describe('environment errors are exit 1 with the fix, found before calibration',
   });
 
   it('permission denied, for reading and for writing (root without the capabilities that override permissions: root is never denied)', () => {
-    // Root passes every permission check through its capabilities, so when the tests run as
-    // root, ctc runs without the two that override file permissions (setpriv drops them from the
-    // bounding set): still uid 0, it is then denied what the owner bits deny, and it can still
-    // read the checkout, wherever that lies (a clone inside mktemp -d's 0700 folder is out of
-    // reach for another uid). Otherwise ctc runs as the user running the tests.
-    const asUser = (...args: string[]): CliResult => {
-      const argv = [CLI, ...args];
-      const r = process.getuid?.() === 0
-        ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...argv], { encoding: 'utf8' })
-        : spawnSync(process.execPath, argv, { encoding: 'utf8' });
-      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    };
     const d = tmp();
     chmodSync(d, 0o755);
     const locked = join(d, 'locked');
@@ -348,27 +364,31 @@ describe('environment errors are exit 1 with the fix, found before calibration',
     mkdirSync(free, { mode: 0o777 });
     chmodSync(free, 0o777);
     const base = ['compile', GPT2, '--rules', 'fp8-head', '--calib-sets', '0', '-q'];
-    const denied = (r: CliResult, message: string): void => {
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).toContain(message);
-    };
-    denied(asUser(...base, '-o', join(locked, 'out')), `${join(locked, '.out.ctc-staging')}: cannot create the staging folder (EACCES): permission denied; choose a folder you may write to`);
-    denied(asUser(...base, '-o', join(free, 'o1'), '--save-stats', join(locked, 's.json')), `${locked}: cannot create files in (EACCES): permission denied`);
     // Inputs ctc may not read: the model, a rule file, a calibration input.
     const model = join(d, 'model.onnx');
     cpSync(GPT2, model);
     chmodSync(model, 0o000);
-    denied(asUser('inspect', model), `${model}: cannot read (EACCES): permission denied; make it readable to you (chmod a+r, or ask its owner)`);
     const rules = join(d, 'r.json');
     cpSync(join(ROOT, 'rules', 'fp8-head.json'), rules);
     chmodSync(rules, 0o000);
-    denied(asUser('compile', GPT2, '--rules', rules, '--calib-sets', '0', '-o', join(free, 'o2')), `${rules}: cannot read (EACCES)`);
     const data = join(d, 'data', 'test_data_set_0');
     cpSync(join(GPT2, '..', 'test_data_set_0'), data, { recursive: true });
     chmodSync(join(d, 'data'), 0o755);
     chmodSync(data, 0o755);
     chmodSync(join(data, 'input_0.pb'), 0o000);
-    denied(asUser('compile', GPT2, '--rules', 'fp8-head', '--calib', join(d, 'data'), '-o', join(free, 'o3')), `${join(data, 'input_0.pb')}: cannot read (EACCES)`);
+    const refusals: [readonly string[], string][] = [
+      [[...base, '-o', join(locked, 'out')], `${join(locked, '.out.ctc-staging')}: cannot create the staging folder (EACCES): permission denied; choose a folder you may write to`],
+      [[...base, '-o', join(free, 'o1'), '--save-stats', join(locked, 's.json')], `${locked}: cannot create files in (EACCES): permission denied`],
+      [['inspect', model], `${model}: cannot read (EACCES): permission denied; make it readable to you (chmod a+r, or ask its owner)`],
+      [['compile', GPT2, '--rules', rules, '--calib-sets', '0', '-o', join(free, 'o2')], `${rules}: cannot read (EACCES)`],
+      [['compile', GPT2, '--rules', 'fp8-head', '--calib', join(d, 'data'), '-o', join(free, 'o3')], `${join(data, 'input_0.pb')}: cannot read (EACCES)`],
+    ];
+    const results = asUser(refusals.map(([args]) => args));
+    expect(results.length).toBe(refusals.length);
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(refusals[i]![1]);
+    });
     expect(readdirSync(locked)).toEqual([]);
     expect(readdirSync(free)).toEqual([]);
   });
