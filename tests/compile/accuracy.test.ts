@@ -8,10 +8,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
-import { evaluate } from '../../src/eval/evaluate.js';
+import { evaluateMany } from '../../src/eval/evaluate.js';
+import type { EvalReport } from '../../src/eval/evaluate.js';
 import { CORPUS, corpusModel } from '../harness/paths.js';
 
 interface TableRow {
@@ -32,33 +33,44 @@ const quiet = { progress: silentProgress, warn: () => {} };
 describe('accuracy matrix: perplexity within 0.2 % of compressed-tensors semantics', () => {
   for (const [model, key] of Object.entries(MODELS)) {
     const row = table.find((r) => r.model === key)!;
-    it(`${model}: float perplexity on sets 8-15 is the table's`, async () => {
-      const r = await evaluate({ reference: corpusModel(model), candidate: corpusModel(model), sets: '8-15', ...quiet });
-      expect(r.tokens).toBe(504);
-      expect(Math.abs(r.perplexity!.reference / row.rows['fp32']!.ppl - 1)).toBeLessThan(2e-5);
-    });
-    for (const rule of RULES) {
-      it(`${model} × ${rule}`, async () => {
-        const dir = join(out, `${model}-${rule}`);
-        await compile({ model: corpusModel(model), rules: rule, outDir: dir, calibSets: '0-7', ...quiet });
-        const r = await evaluate({ reference: corpusModel(model), candidate: join(dir, 'model.onnx'), sets: '8-15', ...quiet });
-        const want = row.rows[rule]!.ppl;
-        const rel = Math.abs(r.perplexity!.candidate / want - 1);
-        expect(rel, `candidate ${r.perplexity!.candidate} vs table ${want}`).toBeLessThanOrEqual(0.002);
-        if (rule === 'fp8-head') {
-          // scale = amax / 448 per head: the calibrated amax is the table's, head by head
-          const scales = JSON.parse(readFileSync(join(dir, 'scales.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
-          const names = Object.keys(scales).filter((k) => k.endsWith('_scale')).sort();
-          expect(names.length).toBe(12);
-          for (const name of names) {
-            const layer = Number(/\.(\d+)\.[a-z_]+\.([qkv])_scale$/.exec(name)![1]);
-            const role = /([qkv])_scale$/.exec(name)![1]!;
-            const amax = row.amax_per_head[`layer${layer}.${role}`]!;
-            expect(scales[name]!.shape).toEqual([amax.length, 1, 1]);
-            scales[name]!.values.forEach((s, h) => expect(Math.abs((s * 448) / amax[h]! - 1)).toBeLessThan(1e-6));
-          }
+    describe(model, () => {
+      const reports = new Map<string, EvalReport>();
+      // Every rule set compiled, then all evaluated in one pass over sets 8-15 (evaluateMany: the
+      // float model runs once per set; each report is the one `evaluate` gives that model alone).
+      beforeAll(async () => {
+        for (const rule of RULES) await compile({ model: corpusModel(model), rules: rule, outDir: join(out, `${model}-${rule}`), calibSets: '0-7', ...quiet });
+        const all = await evaluateMany({ reference: corpusModel(model), candidates: RULES.map((rule) => join(out, `${model}-${rule}`, 'model.onnx')), sets: '8-15', ...quiet });
+        all.forEach((r, i) => reports.set(RULES[i]!, r));
+      });
+
+      it(`${model}: float perplexity on sets 8-15 is the table's`, () => {
+        expect(reports.size).toBe(RULES.length);
+        for (const r of reports.values()) {
+          expect(r.tokens).toBe(504);
+          expect(Math.abs(r.perplexity!.reference / row.rows['fp32']!.ppl - 1)).toBeLessThan(2e-5);
         }
       });
-    }
+      for (const rule of RULES) {
+        it(`${model} × ${rule}`, () => {
+          const r = reports.get(rule)!;
+          const want = row.rows[rule]!.ppl;
+          const rel = Math.abs(r.perplexity!.candidate / want - 1);
+          expect(rel, `candidate ${r.perplexity!.candidate} vs table ${want}`).toBeLessThanOrEqual(0.002);
+          if (rule === 'fp8-head') {
+            // scale = amax / 448 per head: the calibrated amax is the table's, head by head
+            const scales = JSON.parse(readFileSync(join(out, `${model}-${rule}`, 'scales.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
+            const names = Object.keys(scales).filter((k) => k.endsWith('_scale')).sort();
+            expect(names.length).toBe(12);
+            for (const name of names) {
+              const layer = Number(/\.(\d+)\.[a-z_]+\.([qkv])_scale$/.exec(name)![1]);
+              const role = /([qkv])_scale$/.exec(name)![1]!;
+              const amax = row.amax_per_head[`layer${layer}.${role}`]!;
+              expect(scales[name]!.shape).toEqual([amax.length, 1, 1]);
+              scales[name]!.values.forEach((s, h) => expect(Math.abs((s * 448) / amax[h]! - 1)).toBeLessThan(1e-6));
+            }
+          }
+        });
+      }
+    });
   }
 });
