@@ -19,7 +19,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ATTENTION_PATTERNS } from './attention/patterns/index.js';
 import { cacheIoPass, centerKPass, insertDynamicQdqPass, insertObserversPass, insertQdqPass, rotateQkPass, upgradeOpsetPass } from '../passes/index.js';
-import { whyNotGrouped } from '../passes/insert-dynamic-qdq.js';
+import { DYNAMIC_QDQ_IR, DYNAMIC_QDQ_OPSET, whyNotGrouped } from '../passes/insert-dynamic-qdq.js';
 import { insertObservers } from '../passes/insert-observers.js';
 import { alreadyQuantized, qdqNeeds, scaleTypeOf } from '../passes/insert-qdq.js';
 import type { CacheIoMode, CacheTensor } from '../passes/cache-io.js';
@@ -462,7 +462,9 @@ async function compilePlanned(
   });
   const opsetBefore = model.opsetVersion('') ?? 1;
   const qdq = edges.map((edge, i) => ({ edge, qparams: qparams[i]! }));
-  const needs = qdqNeeds(model, qdq);
+  // One upgrade for both kinds of pair: blocked (dynamic) pairs need opset 21 and IR 10.
+  const staticNeeds = qdqNeeds(model, qdq);
+  const needs = dynamicEdges.length === 0 ? staticNeeds : { opset: Math.max(staticNeeds.opset, DYNAMIC_QDQ_OPSET), irVersion: Math.max(staticNeeds.irVersion, DYNAMIC_QDQ_IR) };
   passes.run(upgradeOpsetPass, model, needs.opset, needs.irVersion);
   const rewrite = passes.run(insertQdqPass, model, qdq);
   const dynamicRewrite = passes.run(insertDynamicQdqPass, model, dynamicEdges);
