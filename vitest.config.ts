@@ -10,9 +10,6 @@ import { BIG_TESTS, WORKER } from './vitest.shared.js';
 
 /** The longest files, longest first (seconds on an idle 2-core machine, measured 2026-11-30). */
 const LONGEST = [
-  // the accuracy table (78 s in one file), one file per model since they evaluate together
-  'tests/compile/bigger-set-gpt2.test.ts',
-  'tests/compile/bigger-set-llama.test.ts',
   'tests/compile/accuracy.test.ts', // 23
   'tests/runtime/levels-corpus.test.ts', // 20
   'tests/compile/write-safety.test.ts', // 19

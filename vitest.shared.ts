@@ -8,10 +8,12 @@ import { availableParallelism } from 'node:os';
 import type { ViteUserConfig } from 'vitest/config';
 
 /**
- * Big-model and fuzz runs: a 200,000-node graph, models whose weights pass 2 GiB (sparse files,
- * but the 2 GiB inline refusal calibrates first), and the fuzz campaign's bounded slice.
+ * Big-model, fuzz and accuracy-table runs: a 200,000-node graph, models whose weights pass 2 GiB
+ * (sparse files, but the 2 GiB inline refusal calibrates first), the fuzz campaign's bounded
+ * slice, and README's accuracy table on the bigger evaluation set (every KV-cache rule set on
+ * 5,040 held-out bytes per trained model: a quarter of npm test's CPU on its own).
  */
-export const BIG_TESTS = ['tests/scale/**/*.test.ts', 'tests/tools/fuzz-slice.test.ts'];
+export const BIG_TESTS = ['tests/scale/**/*.test.ts', 'tests/tools/fuzz-slice.test.ts', 'tests/compile/bigger-set-*.test.ts'];
 
 export const WORKER: NonNullable<ViteUserConfig['test']> = {
   // onnxruntime-node is a native addon: forks isolate it per worker.
