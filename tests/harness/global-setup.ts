@@ -4,13 +4,15 @@
  *   corpus/onnx-node-tests.tar.gz ─ untar (when .cache/node is missing or short) ─▶ .cache/node/
  *   corpus/zoo.tar.xz ─ untar (when .cache/zoo is missing or older than the archive) ─▶ .cache/zoo/
  *   src/, passes/ newer than dist/ ─ tsc -p . ─▶ dist/src/cli/main.js (the CLI the CLI tests spawn)
+ *   TMPDIR ─▶ a folder of the run's own, removed at its end
  *
  * `npm test` compiles first, so dist/ is fresh and nothing is built here; a bare `npx vitest
  * run` after an edit (or under a mutation tester that rewrites sources) rebuilds, so the CLI
  * tests never run a stale CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -59,8 +61,20 @@ function buildCli(): void {
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
 }
 
-export default function setup(): void {
+/**
+ * One temporary folder for the whole run, removed when it ends: the tests' mkdtemp folders (and
+ * the CLI processes they start) go under it through TMPDIR, which the workers inherit, so a run
+ * leaves nothing behind in the system's temporary folder (they once piled up to 70 GB there).
+ */
+function runTemporaryFolder(): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'ctc-test-run-'));
+  process.env['TMPDIR'] = dir;
+  return () => rmSync(dir, { recursive: true, force: true });
+}
+
+export default function setup(): () => void {
   unpackNodeTests();
   unpackZoo();
   buildCli();
+  return runTemporaryFolder();
 }
