@@ -5,6 +5,7 @@
 import { ATTENTION_PATTERNS } from '../../src/attention/patterns/index.js';
 import { insertQdq } from '../../passes/insert-qdq.js';
 import type { QdqResult } from '../../passes/insert-qdq.js';
+import { insertDynamicQdq } from '../../passes/insert-dynamic-qdq.js';
 import { findSites } from '../../src/attention/find-sites.js';
 import { createSession, toOrtTensor } from '../../src/calibrate/ort.js';
 import type { ort } from '../../src/calibrate/ort.js';
@@ -24,16 +25,27 @@ export function bytesOf(m: Model): Uint8Array {
   return concatChunks(e.chunks, e.size);
 }
 
-/** Apply a rule set with scales from `scaleOf(edge)` (per head, or one per tensor). */
-export function applyRules(model: Model, rules: RuleSet, scaleOf: (e: QuantEdge) => number[]): { result: QdqResult; edges: QuantEdge[] } {
+/**
+ * Apply a rule set as compile does, without calibration: calibrated edges get scales from
+ * `scaleOf(edge)` (per head, or one per tensor), dynamic edges their in-graph scales.
+ */
+export function applyRules(model: Model, rules: RuleSet, scaleOf: (e: QuantEdge) => number[]): { result: Omit<QdqResult, 'skipped'>; edges: QuantEdge[] } {
   const { sites } = findSites(model, ATTENTION_PATTERNS);
   const edges = quantEdges(planSites(rules, sites));
-  const qparams = edges.map((e): QParams => {
+  const calibrated = edges.filter((e) => !e.args.dynamic);
+  const qparams = calibrated.map((e): QParams => {
     const s = scaleOf(e);
     const n = e.args.strategy === 'attn_head' ? e.heads : 1;
     return { scale: Float32Array.from({ length: n }, (_, i) => s[i % s.length]!), zeroPoint: new Int32Array(n) };
   });
-  return { result: insertQdq(model, edges.map((edge, i) => ({ edge, qparams: qparams[i]! }))), edges };
+  const a = insertQdq(model, calibrated.map((edge, i) => ({ edge, qparams: qparams[i]! })));
+  const b = insertDynamicQdq(model, edges.filter((e) => e.args.dynamic));
+  return { result: { modified: a.modified || b.modified, inserted: a.inserted + b.inserted }, edges };
+}
+
+/** The QuantizeLinear nodes of Q→DQ pairs (not those that only compute a dynamic zero point). */
+export function pairQuantizers(model: Model): number {
+  return [...model.allNodes()].filter((n) => n.is(Op.QuantizeLinear) && n.output(0).uses().some((u) => u.node.is(Op.DequantizeLinear) && u.index === 0)).length;
 }
 
 /** Replace every QuantizeLinear→DequantizeLinear pair by a plain edge (graph outputs keep their names). */
