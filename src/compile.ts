@@ -230,12 +230,14 @@ function observesData(rules: RuleSet): boolean {
  * Dynamic edges: their groups must split whole heads, and their scales exist only inside the
  * model, so neither a quantized cache interface nor vLLM (which loads k_scale/v_scale) can carry them.
  */
-function checkDynamic(dynamicEdges: readonly QuantEdge[], sites: readonly Site[], opts: CompileOptions, rules: RuleSet): void {
+function checkDynamic(dynamicEdges: readonly QuantEdge[], plans: readonly SitePlan[], opts: CompileOptions, rules: RuleSet): void {
   if (dynamicEdges.length === 0) return;
-  const cached = new Set(sites.filter((s) => s.cache !== null || s.kPast !== undefined).map((s) => s.name));
+  const cached = new Set(plans.filter((p) => p.site.cache !== null || p.site.kPast !== undefined).map((p) => p.site.name));
+  // Where a site's args come from: its config group (Q, K and V), else kv_cache_scheme.
+  const source = new Map(plans.map((p) => [p.site.name, p.group === undefined ? 'kv_cache_scheme' : `config_groups.${p.group}.input_activations`]));
   for (const e of dynamicEdges) {
     const why = whyNotGrouped(e);
-    if (why !== undefined) throw new CtcError(`${rules.source}: the ${e.role === 'q' ? 'attention' : 'kv_cache_scheme'} group_size: ${why}. Nothing was written.`);
+    if (why !== undefined) throw new CtcError(`${rules.source}: the ${source.get(e.site)} group_size: ${why}. Nothing was written.`);
     // ctc quantizes the whole cache (past and new) at every step, so its quantization must leave
     // an already quantized cache as it is: asymmetric scales do (a group's dequantized min and max
     // are its own end codes); symmetric ones do not (amax sits at (q_max − q_min)/2 steps, past q_max:
@@ -343,7 +345,7 @@ async function compilePlanned(
   const { sites, plans, rejected } = planned;
   // Calibrated edges get observers, statistics and stored scales; dynamic ones only their QDQ.
   const dynamicPlanned = planned.edges.filter((e) => e.args.dynamic);
-  checkDynamic(dynamicPlanned, sites, opts, rules);
+  checkDynamic(dynamicPlanned, plans, opts, rules);
   // A Softmax or attention op that is not taken stays float: say so by name, never a silent miss
   // (a MoE router's Softmax, or a block with no per-head tensor to quantize).
   for (const r of rejected) opts.warn(`${rejectionLabel(r)} is left in float, not quantized: ${r.reason} (inspect --explain shows why)`);

@@ -151,6 +151,12 @@ describe('what dynamic scales cannot be, refused with exit 1 naming the option a
       expect(r.stderr, name).toMatch(message);
       expect(existsSync(join(dir, `refused-${name}`)), name).toBe(false);
     }
+    // the same group size in an attention group: the message names the group the args came from
+    const group = join(dir, 'group12-attention.json');
+    writeFileSync(group, JSON.stringify({ config_groups: { attention: { targets: ['attention'], input_activations: { num_bits: 4, type: 'int', symmetric: false, strategy: 'group', group_size: 12, dynamic: true } } } }));
+    const r = await ctc('compile', LLAMA, '--rules', group, '-o', join(dir, 'refused-group12-attention'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/group12-attention\.json: the config_groups\.attention\.input_activations group_size: group_size 12 does not divide head_dim 32 of model\.model\.layers\.0\.self_attn/);
   });
 
   it('an observer on a dynamic scheme is warned about and left out of the config (compressed-tensors sets it to None)', async () => {
