@@ -26,14 +26,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
-import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
-import type { ort } from '../../src/calibrate/ort.js';
+import { ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { ctc } from '../harness/cli.js';
 import type { CliResult } from '../harness/cli.js';
 import { dynamicReference, mismatches } from '../harness/dynamic-reference.js';
 import type { Scheme } from '../harness/dynamic-reference.js';
 import { corpusModel } from '../harness/paths.js';
+import { runAsFloat64 } from '../harness/r3.js';
 
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
 const LLAMA_HF = join(LLAMA, '..', 'hf');
@@ -169,23 +169,13 @@ describe('what dynamic scales cannot be, refused with exit 1 naming the option a
 });
 
 describe('end to end: the compiled cache is the float cache put through the float64 reference', () => {
-  async function run(file: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float64Array>> {
-    const s = await createSession(file, { optimization: 'disabled', intraOpThreads: 1 });
-    try {
-      const out = await s.run(feeds);
-      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, ortToFloat64(v)]));
-    } finally {
-      await s.release();
-    }
-  }
-
   it('int4 asymmetric groups of 8: layer 0 whole, every layer\'s past rows, element for element; every row a fixed point of the reference', async () => {
     expect(e2e.code, e2e.stderr).toBe(0);
     expect(readJson(join(dir, 'e2e', 'scales.json'))).toEqual({});
     const set = testDataSets(loadModel(LLAMA), findDataSets(LLAMA, [], '0'))[0]!.load();
     const feeds = Object.fromEntries([...set].map(([n, t]) => [n, toOrtTensor(t)]));
-    const float = await run(LLAMA, feeds);
-    const quantized = await run(join(dir, 'e2e', 'model.onnx'), feeds);
+    const float = await runAsFloat64(readFileSync(LLAMA), feeds);
+    const quantized = await runAsFloat64(readFileSync(join(dir, 'e2e', 'model.onnx')), feeds);
     const g = E2E.groupSize;
     let compared = 0;
     let zeroPointTies = 0;

@@ -94,7 +94,11 @@ function gridPair(o: Value): Node | undefined {
 
 /** The graph outputs on the grid of a dynamic pair: one whose scale the graph computes from the values. */
 export function dynamicGridOutputs(model: Model): Set<string> {
-  return new Set(model.graph.outputs.filter((o) => gridPair(o)?.inputs[1]?.initializer === undefined && gridPair(o) !== undefined).map((o) => o.name));
+  const computed = (o: Value): boolean => {
+    const dq = gridPair(o);
+    return dq !== undefined && dq.inputs[1]?.initializer === undefined;
+  };
+  return new Set(model.graph.outputs.filter(computed).map((o) => o.name));
 }
 
 /**

@@ -1,10 +1,9 @@
 /**
  * What the R3 tests (rotate-qk, center-k, their zoo runs) share: the rotation a rule set's R3
  * scheme plans for a site, its Hadamard block, and an onnxruntime run whose outputs come back as
- * float64 for comparing the rotated graph with the original.
+ * float64 for comparing the rotated graph with the original, on sine feeds.
  */
-import type { ort } from '../../src/calibrate/ort.js';
-import { createSession, ortToFloat64 } from '../../src/calibrate/ort.js';
+import { createSession, ort, ortToFloat64 } from '../../src/calibrate/ort.js';
 import type { Model } from '../../src/ir/model.js';
 import { encodeModel } from '../../src/onnx/serde.js';
 import type { SiteRotation } from '../../src/rules/targets.js';
@@ -28,4 +27,16 @@ export async function runAsFloat64(model: Model | Uint8Array, feeds: Record<stri
   } finally {
     await s.release();
   }
+}
+
+/** A float32 feed for every graph input of `model`, its values a sine over the elements (distinct per position). */
+export function sineFeeds(model: Model): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const v of model.graph.inputs) {
+    if (v.initializer !== undefined) continue;
+    const dims = (v.type?.kind === 'tensor' ? v.type.shape ?? [] : []).map((d) => Number(d));
+    const n = dims.reduce((a, b) => a * b, 1);
+    feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + dims.length)), dims);
+  }
+  return feeds;
 }

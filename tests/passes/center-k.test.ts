@@ -27,7 +27,7 @@ import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
 import { contribAttentionModel } from '../harness/fused-op.js';
 import { NODE_TESTS, corpusModel } from '../harness/paths.js';
 import { readTensors } from '../harness/test-data.js';
-import { powerOfTwoBlock, r3Rotation, runAsFloat64 } from '../harness/r3.js';
+import { powerOfTwoBlock, r3Rotation, runAsFloat64, sineFeeds } from '../harness/r3.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -140,13 +140,7 @@ describe('center-k with quantization off: the same outputs', () => {
       fc.asyncProperty(fc.array(spec, { minLength: 1, maxLength: 2 }), fc.boolean(), async (blocks, rotate) => {
         const build = () => buildAttentionGraph(blocks, blocks.map(() => 3), { router: false, classifier: false }).model;
         const original = build();
-        const feeds: Feeds = {};
-        for (const v of original.graph.inputs) {
-          if (v.initializer !== undefined) continue;
-          const dims = (v.type?.kind === 'tensor' ? v.type.shape ?? [] : []).map((d) => Number(d));
-          const n = dims.reduce((a, b) => a * b, 1);
-          feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + dims.length)), dims);
-        }
+        const feeds = sineFeeds(original);
         const want = await runAsFloat64(original, feeds);
         const model = build();
         const { sites } = transform(model, rotate, 'float', 1.5);

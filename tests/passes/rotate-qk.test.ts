@@ -19,7 +19,7 @@ import { loadModel } from '../../src/onnx/model-file.js';
 import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { blockSpec, buildAttentionGraph } from '../harness/attention-blocks.js';
 import { corpusModel } from '../harness/paths.js';
-import { r3Rotation, runAsFloat64 } from '../harness/r3.js';
+import { r3Rotation, runAsFloat64, sineFeeds } from '../harness/r3.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -129,13 +129,7 @@ describe('rotate-qk with quantization off: the same outputs', () => {
       fc.asyncProperty(fc.array(spec, { minLength: 1, maxLength: 2 }), fc.nat(4), fc.constantFrom<'torch.float32' | 'torch.float64'>('torch.float32', 'torch.float64'), async (blocks, log2, precision) => {
         const build = () => buildAttentionGraph(blocks, blocks.map(() => 3), { router: false, classifier: false }).model;
         const original = build();
-        const feeds: Feeds = {};
-        for (const v of original.graph.inputs) {
-          if (v.initializer !== undefined) continue;
-          const dims = (v.type?.kind === 'tensor' ? v.type.shape ?? [] : []).map((d) => Number(d));
-          const n = dims.reduce((a, b) => a * b, 1);
-          feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + dims.length)), dims);
-        }
+        const feeds = sineFeeds(original);
         const want = await runAsFloat64(original, feeds);
         const model = build();
         const { sites } = rotateAll(model, (s) => Math.min(2 ** log2, s.headDim), precision, 'float');

@@ -116,8 +116,8 @@ export interface OutputError {
   readonly relRms: number;
 }
 
-/** Relative RMS error of every output of `candidate` on the model's test sets, against output_K.pb. */
-export async function outputErrors(m: ZooMeta, candidate: string): Promise<OutputError[]> {
+/** Relative RMS error of every output of `candidate` (a file, or a model's bytes) on the model's test sets, against output_K.pb. */
+export async function outputErrors(m: ZooMeta, candidate: string | Uint8Array): Promise<OutputError[]> {
   const session = await createSession(candidate, { intraOpThreads: 1 });
   const errors: OutputError[] = [];
   try {
