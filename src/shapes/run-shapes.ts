@@ -138,6 +138,7 @@ const INT_TYPES = new Set<number>([DataType.INT8, DataType.UINT8, DataType.INT16
  */
 function castValues(xs: readonly number[] | undefined, to: number | undefined): number[] | undefined {
   if (xs === undefined || to === undefined) return undefined;
+  if (to === DataType.BOOL) return xs.map((x) => (x !== 0 ? 1 : 0));
   const out: number[] = [];
   for (const x of xs) {
     const c = castTo(x, to);
@@ -195,29 +196,46 @@ function broadcastDims(all: readonly (readonly number[])[]): number[] {
   return out;
 }
 
-/** For each element of `outDims`, the index of the element of a tensor of `inDims` broadcast to it. */
-function broadcastIndex(inDims: readonly number[], outDims: readonly number[]): (flat: number) => number {
-  const outStrides = stridesOf(outDims);
+/**
+ * For each element of a tensor of `outDims`, the flat index of the element of a tensor of
+ * `inDims` broadcast to it (numpy rules). Counted like an odometer over the output's axes, the
+ * input's index stepping by its stride on an axis it has and standing still on one it is
+ * broadcast along: no division per element (the mask folds of a decoder run to 10^4 elements).
+ */
+function broadcastIndices(inDims: readonly number[], outDims: readonly number[]): Int32Array {
+  const n = product(outDims);
+  const index = new Int32Array(n);
+  if (product(inDims) === 1) return index;
   const inStrides = stridesOf(inDims);
   const off = outDims.length - inDims.length;
-  return (flat) => {
-    let idx = 0;
-    for (let i = 0; i < outDims.length; i++) {
-      const c = Math.floor(flat / outStrides[i]!) % outDims[i]!;
-      const j = i - off;
-      if (j >= 0 && inDims[j] !== 1) idx += c * inStrides[j]!;
+  const step = outDims.map((_, i) => (i >= off && inDims[i - off] !== 1 ? inStrides[i - off]! : 0));
+  const counter = new Array<number>(outDims.length).fill(0);
+  let at = 0;
+  for (let e = 0; e < n; e++) {
+    index[e] = at;
+    for (let a = outDims.length - 1; a >= 0; a--) {
+      at += step[a]!;
+      if (++counter[a]! < outDims[a]!) break;
+      at -= step[a]! * outDims[a]!;
+      counter[a] = 0;
     }
-    return idx;
-  };
+  }
+  return index;
 }
 
 /** Elementwise values over broadcast inputs, when all are known and the result is small. */
 function foldElementwise(ins: readonly (Known | undefined)[], dims: readonly number[], f: (xs: number[]) => number): number[] | undefined {
   const n = product(dims);
   if (n > MAX_VALUES || ins.some((k) => k?.values === undefined)) return undefined;
-  const maps = ins.map((k) => broadcastIndex(k!.dims, dims));
+  const values = ins.map((k) => k!.values!);
+  const index = ins.map((k) => broadcastIndices(k!.dims, dims));
   const out = new Array<number>(n);
-  for (let e = 0; e < n; e++) out[e] = f(ins.map((k, i) => k!.values![maps[i]!(e)]!));
+  // one argument array for every element: the ELEMENTWISE functions read it and keep nothing
+  const xs = new Array<number>(ins.length);
+  for (let e = 0; e < n; e++) {
+    for (let i = 0; i < xs.length; i++) xs[i] = values[i]![index[i]![e]!]!;
+    out[e] = f(xs);
+  }
   return out;
 }
 
@@ -371,7 +389,8 @@ function infer(n: Node, ins: readonly (Known | undefined)[]): (Partial<Known> | 
     case Op.Expand.opType: {
       const x = need(0);
       const dims = broadcastDims([x.dims, ints(ins[1]) ?? unknown()]);
-      const values = foldMap(x, dims, broadcastIndex(x.dims, dims));
+      const index = x.values !== undefined && product(dims) <= MAX_VALUES ? broadcastIndices(x.dims, dims) : undefined;
+      const values = index !== undefined ? foldMap(x, dims, (e) => index[e]!) : undefined;
       return [{ dims, elemType: t0, ...(values ? { values } : {}) }];
     }
     case Op.Tile.opType: {
