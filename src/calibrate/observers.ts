@@ -13,7 +13,7 @@
  */
 import type { QuantizationArgs } from '../quant/args.js';
 import { OBSERVER_DEFAULTS } from '../quant/args.js';
-import { computeQParams, fakeQuantize } from '../quant/qparams.js';
+import { computeQParams, fakeQuantizer } from '../quant/qparams.js';
 import type { Batch } from './stats.js';
 
 export interface Range {
@@ -71,10 +71,11 @@ export function mseRange(values: ArrayLike<number>, min: number, max: number, ar
     const lo = f(min * p);
     const hi = f(max * p);
     const { scale, zeroPoint } = computeQParams([lo], [hi], args);
+    const qdq = fakeQuantizer(scale[0]!, zeroPoint[0]!, args);
     let err = 0;
     for (let k = 0; k < values.length; k++) {
       const x = values[k]!;
-      err += Math.abs(fakeQuantize(x, scale[0]!, zeroPoint[0]!, args) - x) ** norm;
+      err += Math.abs(qdq(x) - x) ** norm;
     }
     if (err < bestErr) {
       bestErr = err;

@@ -79,10 +79,20 @@ export function scaleProblem(s: number, scaleType: ScaleType = DataType.FLOAT): 
 
 /** Quantize-dequantize one value as compressed-tensors' fake_quantize (and ONNX Q→DQ) does. */
 export function fakeQuantize(x: number, scale: number, zeroPoint: number, args: Args): number {
+  return fakeQuantizer(scale, zeroPoint, args)(x);
+}
+
+/**
+ * fakeQuantize with its scale, zero point and args fixed: the range and the rounding are looked
+ * up once, for the loops that quantize many values alike (the mse observer's search).
+ */
+export function fakeQuantizer(scale: number, zeroPoint: number, args: Args): (x: number) => number {
   const [qMin, qMax] = quantRange(args);
   const f = Math.fround;
-  const t = f(f(x / scale) + zeroPoint);
-  const clamped = Math.min(qMax, Math.max(qMin, t));
-  const q = args.type === 'float' ? decodeMinifloat(DataType.FLOAT8E4M3FN, encodeMinifloat(DataType.FLOAT8E4M3FN, clamped)) : roundHalfEven(clamped);
-  return f(f(q - zeroPoint) * scale);
+  const round = args.type === 'float' ? (v: number) => decodeMinifloat(DataType.FLOAT8E4M3FN, encodeMinifloat(DataType.FLOAT8E4M3FN, v)) : roundHalfEven;
+  return (x) => {
+    const t = f(f(x / scale) + zeroPoint);
+    const clamped = Math.min(qMax, Math.max(qMin, t));
+    return f(f(round(clamped) - zeroPoint) * scale);
+  };
 }
