@@ -134,11 +134,12 @@ export function registerCommands(parser: Argv, io: Io, fail: Fail): void {
         .option('data', { type: 'string', array: true, describe: 'Data: folders of test_data_set_N [default: beside the reference]' })
         .option('sets', { type: 'string', describe: 'Which sets, by number: 8-15' })
         .option('ep', { type: 'string', default: 'cpu', describe: 'Execution providers: cpu, cuda, cuda,cpu' })
+        .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads per model [default: all cores]' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
         .option('report', { type: 'string', describe: "Write an HTML page to FILE: perplexity, KL, top-1 and KL by position (with the candidate folder's compile report when it has compile.json)" })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
         .example('ctc eval corpus/llama-gqa-bytes-ts-eager/model.onnx out/model.onnx --sets 8-15', 'Perplexity of both on sets 8-15'),
-    guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, json: a.json, quiet: a.quiet, report: a.report }, print, io.stderr)),
+    guarded((a) => evalCommand({ reference: a.reference, candidate: a.candidate, data: a.data, sets: a.sets, ep: a.ep, threads: a.threads, json: a.json, quiet: a.quiet, report: a.report }, print, io.stderr)),
   );
   parser.command(
     'report <outdir>',

@@ -12,6 +12,7 @@ import { readRecord } from '../report/record.js';
 import type { EvalReport } from '../eval/evaluate.js';
 import { sortKeys } from '../emit/config.js';
 import { parseProviders } from './compile-command.js';
+import { parseThreads } from './options.js';
 import type { Writer } from './io.js';
 import { makeProgress } from './progress.js';
 import { table } from './table.js';
@@ -22,6 +23,7 @@ export interface EvalFlags {
   readonly data?: string[] | undefined;
   readonly sets?: string | undefined;
   readonly ep: string;
+  readonly threads?: string | undefined;
   readonly json: boolean;
   readonly quiet: boolean;
   /** Write an HTML page: the compile report of the candidate's folder (when it has compile.json) with the evaluation. */
@@ -36,6 +38,7 @@ export async function evalCommand(f: EvalFlags, out: (s: string) => void, err: W
     ...(f.data ? { data: f.data } : {}),
     ...(f.sets ? { sets: f.sets } : {}),
     providers: parseProviders(f.ep),
+    ...(f.threads !== undefined ? { threads: parseThreads(f.threads) } : {}),
     progress: makeProgress({ quiet: f.quiet || f.json, stream: err }),
     warn: (m) => err.write(`ctc: warning: ${m}\n`),
   });

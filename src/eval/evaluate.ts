@@ -41,6 +41,8 @@ export interface EvalOptions {
   readonly data?: readonly string[];
   readonly sets?: string;
   readonly providers?: readonly ExecutionProvider[];
+  /** onnxruntime intra-op threads per session (default: one per core). */
+  readonly threads?: number;
   readonly progress: Progress;
   readonly warn: (m: string) => void;
 }
@@ -189,7 +191,7 @@ export async function evaluateMany(opts: Omit<EvalOptions, 'candidate'> & { read
   const refOutputs = refModel.graph.outputs.map((v) => v.name);
   candModels.forEach((m, i) => compareInterfaces(refModel, m, opts.reference, opts.candidates[i]!));
   const sets: DataSet[] = testDataSets(refModel, dirs);
-  const options = { providers: opts.providers ?? ['cpu' as const], optimization: 'disabled' as const, warn: opts.warn };
+  const options = { providers: opts.providers ?? ['cpu' as const], optimization: 'disabled' as const, warn: opts.warn, ...(opts.threads ? { intraOpThreads: opts.threads } : {}) };
   const ref = await createSession(opts.reference, options);
   const cands: Awaited<ReturnType<typeof createSession>>[] = [];
   const isLm = refModel.graph.inputs.some((v) => v.name === 'input_ids') && refOutputs.includes('logits');

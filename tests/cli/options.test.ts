@@ -51,6 +51,14 @@ describe('--threads N', () => {
   it('from the command line', async () => {
     expect(await refused('--calib-sets', '0', '--threads', '0')).toMatch(/--threads 0: the number of onnxruntime threads must be a whole number from 1 to 1024/);
   });
+  it('ctc eval takes it too: 0 refused before anything runs, 1 runs', async () => {
+    const bad = await ctc('eval', LLAMA, LLAMA, '--sets', '8', '--threads', '0');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^ctc: --threads 0: the number of onnxruntime threads must be a whole number from 1 to 1024/);
+    const one = await ctc('eval', LLAMA, LLAMA, '--sets', '8', '--threads', '1', '--json');
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ sets: 1, kl: 0, top1Agreement: 1 });
+  });
 });
 
 describe('--dim NAME=N', () => {
