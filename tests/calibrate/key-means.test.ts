@@ -14,12 +14,12 @@ import type { Edge, Site } from '../../src/attention/site.js';
 import { addPerHeadChannel, keyMeans } from '../../src/calibrate/key-means.js';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { offsetOf } from '../../src/transform/kv-offset.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 const edge = (layout: Edge['layout'], headAxis: number, rank: number): Edge => ({ layout, headAxis, rank, value: undefined as never });
 
@@ -60,7 +60,7 @@ describe('compile writes the mean of the calibration keys as <site>.k_offset', (
     it(`${name}: the mean of present.N.key over sets 0–1, times H, per kv head`, async () => {
       const path = corpusModel(name);
       const out = join(mkdtempSync(join(tmpdir(), 'ctc-key-means-')), 'out');
-      await compile({ model: path, rules: 'int4-kv-r3-centered', outDir: out, calibSets: '0-1', progress: silentProgress, warn: () => {} });
+      await compile({ model: path, rules: 'int4-kv-r3-centered', outDir: out, calibSets: '0-1', ...quiet });
       const scales = JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
       const config = JSON.parse(readFileSync(join(out, 'quantization_config.json'), 'utf8'));
       const targets = config.ctc_extensions.k_cache_centering.targets as string[];

@@ -10,7 +10,7 @@ import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { calibrateLayerwise } from '../../src/calibrate/layerwise.js';
 import type { Session } from '../../src/calibrate/ort.js';
 import { partitionByLayers, tensorBytes } from '../../src/calibrate/partition.js';
-import { calibrate, overDevices, silentProgress } from '../../src/calibrate/run.js';
+import { calibrate, overDevices } from '../../src/calibrate/run.js';
 import { CtcError } from '../../src/errors.js';
 import { observerGraph } from '../../src/compile.js';
 import { readModelFile } from '../../src/onnx/model-file.js';
@@ -20,6 +20,7 @@ import { loadRuleSet } from '../../src/rules/load.js';
 import { planSites } from '../../src/rules/targets.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 function setup(name: string, rules: string, observer?: string) {
   const path = corpusModel(name);
@@ -27,7 +28,7 @@ function setup(name: string, rules: string, observer?: string) {
   const r = loadRuleSet(rules);
   const withObs = observer ? { ...r, kvCacheScheme: r.kvCacheScheme ? { ...r.kvCacheScheme, observer } : null } : r;
   const edges = quantEdges(planSites(withObs as typeof r, findSites(model, ATTENTION_PATTERNS).sites));
-  return { path, model, bytes, edges, sets: testDataSets(model, findDataSets(path, [], '0-2')), providers: ['cpu'] as const, progress: silentProgress, warn: () => {} };
+  return { path, model, bytes, edges, sets: testDataSets(model, findDataSets(path, [], '0-2')), providers: ['cpu'] as const, ...quiet };
 }
 
 /** The whole-graph run on the observer graph compile builds. */

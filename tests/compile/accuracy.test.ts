@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { evaluateMany } from '../../src/eval/evaluate.js';
 import type { EvalReport } from '../../src/eval/evaluate.js';
 import { CORPUS, corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 interface TableRow {
   model: string;
@@ -28,7 +28,6 @@ const MODELS: Record<string, string> = {
   'gpt2-bytes-ts-eager': 'gpt2-bytes',
 };
 const out = mkdtempSync(join(tmpdir(), 'ctc-accuracy-'));
-const quiet = { progress: silentProgress, warn: () => {} };
 
 describe('accuracy matrix: perplexity within 0.2 % of compressed-tensors semantics', () => {
   for (const [model, key] of Object.entries(MODELS)) {

@@ -17,7 +17,6 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { intAttr } from '../../src/ir/attribute.js';
 import { GraphBuilder, emptyModel } from '../../src/ir/builder.js';
@@ -30,6 +29,7 @@ import { encodeTensorFile } from '../../src/onnx/serde.js';
 import { referenceMseRange } from '../harness/mse-reference.js';
 import { NODE_TESTS } from '../harness/paths.js';
 import { bytesOf } from '../harness/rewrite.js';
+import { quiet } from '../harness/quiet.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-heads-'));
 
@@ -183,7 +183,7 @@ function observed(fed: readonly Map<string, Float32Array>[], feeds: readonly Fee
 
 async function compileCase(file: string, rules: string, observer?: string): Promise<{ out: string; scales: Record<string, { shape: number[]; values: number[] }> }> {
   const out = join(tmp(), 'out');
-  await compile({ model: file, rules, outDir: out, ...(observer ? { observer } : {}), progress: silentProgress, warn: () => {} });
+  await compile({ model: file, rules, outDir: out, ...(observer ? { observer } : {}), ...quiet });
   return { out, scales: JSON.parse(readFileSync(join(out, 'scales.json'), 'utf8')) };
 }
 

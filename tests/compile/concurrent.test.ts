@@ -6,11 +6,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
-const quiet = { progress: silentProgress, warn: () => {} };
 
 describe('concurrent compiles', () => {
   it('do not affect each other', async () => {

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ortToFloat64 } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/ir/dtypes.js';
@@ -21,6 +20,7 @@ import type { BlockSpec } from '../harness/attention-blocks.js';
 import { HIDDEN, PAST, SEQ, buildAttentionGraph } from '../harness/attention-blocks.js';
 import { toFloat16 } from '../harness/float16.js';
 import { bytesOf, run } from '../harness/rewrite.js';
+import { quiet } from '../harness/quiet.js';
 
 const spec: BlockSpec = {
   heads: 4,
@@ -71,7 +71,7 @@ describe('a float16 model', () => {
     it(`${rules}: float16 scales (and zero points of the storage type), runs in onnxruntime, close to the float16 original`, async () => {
       const { file, sets } = float16Case();
       const out = join(mkdtempSync(join(tmpdir(), 'ctc-fp16-out-')), 'o');
-      const r = await compile({ model: file, rules, outDir: out, progress: silentProgress, warn: () => {} });
+      const r = await compile({ model: file, rules, outDir: out, ...quiet });
       expect(r.qdqPairs).toBe(3);
       const compiled = loadModel(join(out, 'model.onnx'));
       const qs = [...compiled.graph.nodes].filter((n) => n.is(Op.QuantizeLinear));
@@ -118,7 +118,7 @@ describe('a float16 model with dynamic scales', () => {
     const rules = join(mkdtempSync(join(tmpdir(), 'ctc-fp16-rules-')), 'dynamic.json');
     writeFileSync(rules, JSON.stringify({ kv_cache_scheme: { num_bits: 8, type: 'int', symmetric: false, strategy: 'group', group_size: 2, dynamic: true } }));
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-fp16-out-')), 'o');
-    const r = await compile({ model: file, rules, outDir: out, progress: silentProgress, warn: () => {} });
+    const r = await compile({ model: file, rules, outDir: out, ...quiet });
     expect(r.qdqPairs).toBe(2);
     const compiled = loadModel(join(out, 'model.onnx'));
     const qs = [...compiled.graph.nodes].filter((n) => n.is(Op.QuantizeLinear) && n.attr('block_size') !== undefined);

@@ -9,12 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { evaluateMany } from '../../src/eval/evaluate.js';
 import type { EvalReport } from '../../src/eval/evaluate.js';
 import { builtinRuleFile } from '../../src/rules/load.js';
 import { CORPUS, corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 interface Reference {
   models: { model: string; fp32: number; rows: Record<string, number> }[];
@@ -26,7 +26,6 @@ const MODELS: Record<string, string> = {
   'gpt2-bytes-ts-eager': 'gpt2-bytes',
 };
 const out = mkdtempSync(join(tmpdir(), 'ctc-r3-reference-'));
-const quiet = { progress: silentProgress, warn: () => {} };
 const r3 = (JSON.parse(readFileSync(builtinRuleFile('int4-kv-r3'), 'utf8')) as { transform_config: unknown }).transform_config;
 
 describe('R3 + KV-cache quantization: perplexity within 0.2 % of PyTorch', () => {

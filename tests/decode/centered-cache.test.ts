@@ -13,15 +13,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { createSession, ort, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { builtinRuleFile } from '../../src/rules/load.js';
 import { hadamardMatrix } from '../../src/transform/hadamard.js';
 import { ctc } from '../harness/cli.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
-const quiet = { progress: silentProgress, warn: () => {} };
 type Scales = Record<string, { shape: number[]; values: number[] }>;
 
 /** int8 codes of x [1, heads, seq, D] per head: round((x·H − m) / scale), clamped; H and m optional. */

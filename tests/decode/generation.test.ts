@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { createSession } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { cachePlan, greedyDecode } from '../../src/decode/greedy.js';
 import type { DecodeResult } from '../../src/decode/greedy.js';
@@ -24,9 +23,9 @@ import { builtinRuleNames, loadRuleSet } from '../../src/rules/load.js';
 import { UsageError } from '../../src/errors.js';
 import { bytesOf } from '../harness/rewrite.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 const STEPS = 32;
-const quiet = { progress: silentProgress, warn: () => {} };
 const isCache = (name: string): boolean => /^(past_key_values|present)\./.test(name);
 
 async function decode(file: string, prompt: readonly number[], wrap: boolean): Promise<DecodeResult> {

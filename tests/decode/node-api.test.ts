@@ -10,15 +10,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { floatBoundary } from '../../src/decode/host-boundary.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { bytesOf } from '../harness/rewrite.js';
 import { corpusModel, ROOT } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctc-node-api-'));
-const quiet = { progress: silentProgress, warn: () => {} };
 
 /** Run `body` (ESM, with `ort` and `feeds(type, array)` in scope) in a child node process. */
 function child(model: string, body: string): { status: number | null; signal: string | null; out: string } {

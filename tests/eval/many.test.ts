@@ -7,13 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { evaluate, evaluateMany } from '../../src/eval/evaluate.js';
 import type { EvalReport } from '../../src/eval/evaluate.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
-const quiet = { progress: silentProgress, warn: () => {} };
 const MODEL = corpusModel('gpt2-bytes-ts-eager');
 
 describe('evaluateMany', () => {

@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEvalSets } from '../../corpus/generators/eval-sets.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { evaluateMany } from '../../src/eval/evaluate.js';
 import { CORPUS, corpusModel } from './paths.js';
+import { quiet } from './quiet.js';
 
 interface Row {
   readonly ppl: number;
@@ -53,7 +53,6 @@ export const TABLE = {
     },
   },
 } as const satisfies Record<string, { float: number; rows: Record<string, Row> }>;
-const quiet = { progress: silentProgress, warn: () => {} };
 
 /** The suite of one model (a file of its own each, so that the two run side by side). */
 export function describeBiggerSet(model: keyof typeof TABLE): void {

@@ -16,16 +16,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { findDataSets, testDataSets } from '../../src/calibrate/data.js';
 import { toOrtTensor } from '../../src/calibrate/ort.js';
 import type { ort } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { loadModel } from '../../src/onnx/model-file.js';
 import { builtinRuleNames } from '../../src/rules/load.js';
 import { FLIP_FRACTION, LEVEL_BOUND, computedScaleMaxima, dynamicGridOutputs, gridSteps, inRotatedSpace, levelChecks, runAtLevels } from '../harness/levels.js';
 import type { Outputs } from '../harness/levels.js';
 import { corpusModel } from '../harness/paths.js';
+import { quiet } from '../harness/quiet.js';
 
 const MODELS = ['llama-gqa-bytes-ts-eager', 'llama-gqa-bytes-dynamo-op23', 'gpt2-bytes-ts-eager'];
-const quiet = { progress: silentProgress, warn: () => {} };
 
 for (const name of MODELS) {
   describe(`${name} in onnxruntime at every optimization level`, () => {

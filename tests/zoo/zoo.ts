@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanModelFile } from '../../src/cli/inspect.js';
 import { createSession, ortToFloat64, toOrtTensor } from '../../src/calibrate/ort.js';
-import { silentProgress } from '../../src/calibrate/run.js';
 import { compile } from '../../src/compile.js';
 import { ROOT } from '../harness/paths.js';
 import { readTensors, testDataSets } from '../harness/test-data.js';
+import { quiet } from '../harness/quiet.js';
 
 export const ZOO = join(ROOT, '.cache', 'zoo');
 export const EXPECTED_FAILURES_FILE = 'tests/zoo/expected-failures.json';
@@ -157,7 +157,7 @@ export async function compileVerdict(m: ZooMeta): Promise<{ verdict: string; out
   const outDir = mkdtempSync(join(tmpdir(), `ctc-zoo-${m.name}-`));
   rmSync(outDir, { recursive: true });
   try {
-    await compile({ model: join(ZOO, m.name, 'model.onnx'), rules: rulesFor(m), outDir, threads: 1, progress: silentProgress, warn: () => {} });
+    await compile({ model: join(ZOO, m.name, 'model.onnx'), rules: rulesFor(m), outDir, ...quiet });
   } catch (e) {
     const text = e instanceof Error ? e.message : String(e);
     return { verdict: `compile: ${text.split('\n')[0]!.replace(join(ZOO, m.name), '<model>')}`, outDir, errors: [] };
