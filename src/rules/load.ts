@@ -2,19 +2,21 @@
  * Rule sets by name (the built-in files in rules/) or from a user's file (JSON or YAML).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { RuleError, readFileChecked } from '../errors.js';
 import { parseRuleSet } from './schema.js';
 import type { RuleSet } from './schema.js';
 import { parseRecipeYaml } from './yaml.js';
 
-/** rules/ in the package (this file is dist/src/rules/load.js or src/rules/load.ts). */
+/**
+ * rules/ in the package, found by walking up from the file that runs: src/rules/load.ts (tests),
+ * dist/src/rules/load.js (tsc's output) or dist/ctc.js (the bundled program).
+ */
 function builtinDir(): string {
-  for (const up of ['../../../rules', '../../rules']) {
-    const dir = new URL(up, import.meta.url).pathname;
-    if (existsSync(join(dir, 'fp8-head.json'))) return dir;
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'rules', 'fp8-head.json'))) return join(dir, 'rules');
+    if (dirname(dir) === dir) throw new Error('the built-in rules/ folder is missing from the package');
   }
-  throw new Error('the built-in rules/ folder is missing from the package');
 }
 
 export function builtinRuleNames(): string[] {
