@@ -1,8 +1,8 @@
 /**
  * The package version, read from package.json so that there is one source of truth. The file
  * is found by walking up from this module: it sits two folders up when the sources run
- * directly (src/cli/, as in tests that call main() in-process) and three up when compiled
- * (dist/src/cli/).
+ * directly (src/cli/, as in tests that call main() in-process), three up when compiled
+ * (dist/src/cli/) and one up in the bundled program (dist/ctc.js).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

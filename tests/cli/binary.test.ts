@@ -1,7 +1,7 @@
 /**
- * The built binary, `node dist/src/cli/main.js`, against the in-process main() the other CLI
- * tests drive: every command, run both ways, gives the same exit status and the same output, and
- * a compile writes the same bytes. So what the in-process tests show holds for the real program
+ * The built binary, `node dist/ctc.js` (tsc's output bundled into one file), against the
+ * in-process main() the other CLI tests drive: every command, run both ways, gives the same exit
+ * status and the same output, and a compile writes the same bytes. So what the in-process tests show holds for the real program
  * (nothing it prints bypasses the output sink; its exit status is main()'s return value).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';

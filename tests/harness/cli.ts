@@ -4,7 +4,7 @@
  *   ctc(...args)         in this process: main(argv) of src/cli/main.ts with writers that collect
  *                        stdout and stderr. No node start, no module or onnxruntime load per call,
  *                        and mutation testing sees the code the call runs.
- *   ctcProcess(...args)  a real `node dist/src/cli/main.js` process: for what only a process
+ *   ctcProcess(...args)  a real `node dist/ctc.js` process (the built program): for what only a process
  *                        shows (the binary's exit status, signals, environment, resource limits,
  *                        a terminal, several compiles at once), and one smoke test per command.
  *

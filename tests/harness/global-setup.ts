@@ -3,7 +3,7 @@
  *
  *   corpus/onnx-node-tests.tar.gz ─ untar (when .cache/node is missing or short) ─▶ .cache/node/
  *   corpus/zoo.tar.xz ─ untar (when .cache/zoo is missing or older than the archive) ─▶ .cache/zoo/
- *   src/, passes/ newer than dist/ ─ tsc -p . ─▶ dist/src/cli/main.js (the CLI the CLI tests spawn)
+ *   src/, passes/ newer than dist/ ─ npm run build's steps ─▶ dist/ctc.js (the CLI the CLI tests spawn)
  *   TMPDIR ─▶ a folder of the run's own, removed at its end
  *
  * `npm test` compiles first, so dist/ is fresh and nothing is built here; a bare `npx vitest
@@ -53,12 +53,13 @@ function unpackZoo(): void {
 }
 
 function buildCli(): void {
-  const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const cli = join(ROOT, 'dist', 'ctc.js');
   const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
   const sources = Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'passes')), statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
   if (built >= sources) return;
   // A type error stops the run here, as it stops `npm test`.
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'rolldown', 'bin', 'cli.mjs'), '--config', join(ROOT, 'rolldown.config.mjs'), '--logLevel', 'warn'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /**
