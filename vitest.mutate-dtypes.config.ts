@@ -7,14 +7,12 @@
  * bit patterns).
  */
 import { defineConfig } from 'vitest/config';
+import { IN_PROCESS } from './vitest.shared.js';
 
 export default defineConfig({
   test: {
     include: ['tests/ir/dtypes.test.ts', 'tests/ir/dtypes-onnx-cast.test.ts', 'tests/quant/qdq-codecs.test.ts', 'tests/onnx/tensor-fields.test.ts', 'tests/onnx/value-types.test.ts'],
-    // One worker keeps its modules between runs (onnxruntime loads once): the code has no module state.
-    isolate: false,
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
-    globalSetup: ['tests/harness/global-setup.ts'],
+    // Stryker starts the workers; each keeps its modules between runs (onnxruntime loads once).
+    ...IN_PROCESS,
   },
 });

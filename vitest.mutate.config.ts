@@ -6,6 +6,7 @@
  * the built binary (ctcProcess) cannot see a mutant. The full suite stays vitest.config.ts.
  */
 import { defineConfig } from 'vitest/config';
+import { IN_PROCESS } from './vitest.shared.js';
 
 export default defineConfig({
   test: {
@@ -24,10 +25,7 @@ export default defineConfig({
       'tests/attention/fused.test.ts',
       'tests/compile/calibrated-heads.test.ts',
     ],
-    // One worker keeps its modules between runs (onnxruntime loads once): the code has no module state.
-    isolate: false,
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
-    globalSetup: ['tests/harness/global-setup.ts'],
+    // Stryker starts the workers; each keeps its modules between runs (onnxruntime loads once).
+    ...IN_PROCESS,
   },
 });
