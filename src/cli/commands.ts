@@ -7,6 +7,7 @@ import { compileCommand } from './compile-command.js';
 import { evalCommand } from './eval-command.js';
 import { inspectCommand } from './inspect.js';
 import type { Io } from './io.js';
+import { textWidth } from './io.js';
 import { reportCommand } from './report-command.js';
 import { rulesCommand } from './rules-command.js';
 
@@ -160,6 +161,6 @@ export function registerCommands(parser: Argv, io: Io, fail: Fail): void {
         .option('print-config', { type: 'boolean', default: false, describe: 'Print the quantization_config the rule set produces (every attention site quantized)' })
         .option('attention-class', { type: 'string', default: 'LlamaAttention', describe: 'The attention class the target "attention" is written as' })
         .example('ctc rules fp8-kv-head --print-config', 'The config a compile with fp8-kv-head writes'),
-    guarded((a) => rulesCommand(a.name, print, { printConfig: a['print-config'], attentionClass: a['attention-class'] })),
+    guarded((a) => rulesCommand(a.name, print, { printConfig: a['print-config'], attentionClass: a['attention-class'], width: textWidth(io.stdout) })),
   );
 }

@@ -17,6 +17,11 @@ export interface Io {
   readonly stderr: Writer;
 }
 
+/** The width text for a terminal is wrapped to (--help, tables): the terminal's, at most 110; 100 when not a terminal. */
+export function textWidth(w: Writer): number {
+  return Math.min(110, w.columns ?? 100);
+}
+
 /** The process's standard streams: what `ctc` run from a shell writes to. */
 export function processIo(): Io {
   return { stdout: process.stdout, stderr: process.stderr };

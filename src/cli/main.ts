@@ -19,7 +19,7 @@ import { VERSION } from './version.js';
 import { limitAddressSpace } from './address-space.js';
 import { registerCommands } from './commands.js';
 import type { Io } from './io.js';
-import { processIo } from './io.js';
+import { processIo, textWidth } from './io.js';
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const debug = argv.includes('--debug');
@@ -39,7 +39,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .help()
     .alias('h', 'help')
     .alias('V', 'version')
-    .wrap(Math.min(110, io.stdout.columns ?? 100))
+    .wrap(textWidth(io.stdout))
     .epilogue('Exit codes: 0 success, 1 bad input or usage (the message says what to change), 2 internal error.')
     .fail((msg, err) => {
       // Stop here: a usage error must not reach the command's handler.
@@ -85,6 +85,11 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // The process-wide net against allocations of terabytes (address-space.ts); never in a process that imports main().
   limitAddressSpace(hideBin(process.argv));
+  // A reader that stops early (ctc rules | head -3) closes the pipe: what is left to print is
+  // dropped and the command ends as it would have, instead of dying on an unhandled EPIPE.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   main(hideBin(process.argv)).then(
     (code) => {
       process.exitCode = code;

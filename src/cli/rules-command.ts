@@ -7,7 +7,7 @@ import { ruleSetConfig } from '../emit/config.js';
 import { UsageError } from '../errors.js';
 import { builtinRuleFile, builtinRuleNames, loadRuleSet } from '../rules/load.js';
 import type { QuantizationArgs } from '../quant/args.js';
-import { table } from './table.js';
+import { table, wrapWords } from './table.js';
 
 const granularity = (a: QuantizationArgs): string =>
   a.dynamic
@@ -20,6 +20,8 @@ export interface RulesFlags {
   readonly printConfig?: boolean;
   /** The attention class ctc's `attention` target is written as. */
   readonly attentionClass?: string;
+  /** The width the list's descriptions are wrapped to (unwrapped when absent). */
+  readonly width?: number;
 }
 
 export function rulesCommand(name: string | undefined, out: (s: string) => void, flags: RulesFlags = {}): void {
@@ -30,8 +32,9 @@ export function rulesCommand(name: string | undefined, out: (s: string) => void,
   }
   if (name === undefined) {
     const rows = builtinRuleNames().map((n) => [n, loadRuleSet(n).description]);
-    out(table(['rule set', 'what it quantizes'], rows));
-    out('\nctc rules NAME shows one (--print-config: its quantization_config); ctc compile MODEL --rules NAME|FILE applies one (FILE: the same shape in JSON, or YAML as an llm-compressor recipe).');
+    out(table(['rule set', 'what it quantizes'], rows, flags.width));
+    const next = 'ctc rules NAME shows one (--print-config: its quantization_config); ctc compile MODEL --rules NAME|FILE applies one (FILE: the same shape in JSON, or YAML as an llm-compressor recipe).';
+    out(`\n${wrapWords(next, flags.width ?? Infinity).join('\n')}`);
     return;
   }
   const rules = loadRuleSet(name);

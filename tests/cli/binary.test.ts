@@ -4,13 +4,14 @@
  * status and the same output, and a compile writes the same bytes. So what the in-process tests show holds for the real program
  * (nothing it prints bypasses the output sink; its exit status is main()'s return value).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ctc, ctcProcess } from '../harness/cli.js';
 import type { CliResult } from '../harness/cli.js';
-import { corpusModel } from '../harness/paths.js';
+import { CLI, corpusModel } from '../harness/paths.js';
 
 const GPT2 = corpusModel('gpt2-bytes-ts-eager');
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
@@ -46,6 +47,13 @@ describe('the binary and main() agree, command by command', () => {
     expect(binary.code, binary.stderr).toBe(code);
     expect(inProcess).toEqual(binary);
     expect(binary.stdout.length + binary.stderr.length).toBeGreaterThan(0);
+  });
+
+  it('a reader that closes the pipe first (ctc rules | true): exit 0 and nothing on stderr, not a crash on EPIPE', () => {
+    // `true` exits at once without reading, long before node has started and prints: every write finds the pipe closed.
+    const r = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$1" rules | true', process.execPath, CLI], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   describe('compile, eval and report', () => {

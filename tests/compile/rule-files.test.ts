@@ -2,22 +2,36 @@
  * `ctc rules`, user rule files (narrow targets, ignore), asymmetric int8 (real zero points),
  * and the mse observer, end to end through the command line.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ctc } from '../harness/cli.js';
-import { corpusModel } from '../harness/paths.js';
+import { ROOT, corpusModel } from '../harness/paths.js';
 
 const LLAMA = corpusModel('llama-gqa-bytes-ts-eager');
 const GPT2 = corpusModel('gpt2-bytes-ts-eager');
+const RULES = join(ROOT, 'rules');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'ctc-rulefile-'));
 
 describe('ctc rules', () => {
-  it('lists the eight built-in sets with what they quantize', async () => {
+  it('lists every file of rules/ with its description, wrapped to 100 columns when stdout is no terminal', async () => {
     const r = await ctc('rules');
     expect(r.code).toBe(0);
-    for (const n of ['fp8-head', 'fp8-tensor', 'fp8-kv-head', 'fp8-kv-tensor', 'int8-head', 'int8-tensor', 'int4-kv-head', 'int4-kv-tensor']) expect(r.stdout).toMatch(new RegExp(`^${n}\\s`, 'm'));
+    const lines = r.stdout.split('\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+    // rows: a line that starts with a name, continued by the indented lines under it, up to the blank line
+    const rows = new Map<string, string>();
+    let name = '';
+    for (const l of lines.slice(2, lines.indexOf(''))) {
+      const m = /^(\S+)\s+(.*)$/.exec(l);
+      if (m) rows.set((name = m[1]!), m[2]!);
+      else rows.set(name, `${rows.get(name)} ${l.trim()}`);
+    }
+    const files = readdirSync(RULES).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(13);
+    expect([...rows.keys()]).toEqual(files.map((f) => f.slice(0, -'.json'.length)).sort());
+    for (const f of files) expect(rows.get(f.slice(0, -'.json'.length)), f).toBe((JSON.parse(readFileSync(join(RULES, f), 'utf8')) as { description: string }).description);
   });
   it('shows one: what it quantizes and its file', async () => {
     const r = await ctc('rules', 'fp8-kv-tensor');
