@@ -1,15 +1,17 @@
 /**
- * The fuzz campaign's machinery: cases are reproducible, a worker that never answers is a hang,
- * one that dies is a crash, and answered runs are counted by their class.
+ * The fuzz campaign's machinery: cases are reproducible, a case's run captures what the command
+ * printed and is classed by its exit code, a worker that never answers is a hang, one that dies
+ * is a crash, and answered runs are counted by their class.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeCase } from '../../tools/fuzz/case.js';
 import { runCampaign } from '../../tools/fuzz/campaign.js';
 import { loadCorpus } from '../../tools/fuzz/corpus.js';
-import { ROOT } from '../harness/paths.js';
+import { runCase } from '../../tools/fuzz/worker.js';
+import { ROOT, corpusModel } from '../harness/paths.js';
 
 describe('fuzz campaign machinery', () => {
   it('cases are a function of (seed, index)', () => {
@@ -22,6 +24,17 @@ describe('fuzz campaign machinery', () => {
       for (const [k, v] of a.files) expect(Buffer.from(b.files.get(k)!).equals(Buffer.from(v))).toBe(true);
     }
     expect(makeCase(5, 1, corpus).argv).not.toEqual(makeCase(6, 1, corpus).argv);
+  });
+
+  it("a case's transcript holds what the command printed, on stdout and on stderr, and the class its exit code gives", async () => {
+    const model = readFileSync(corpusModel('gpt2-bytes-ts-eager'));
+    const base = { index: 0, command: 'inspect' as const, seed: 'test', what: [] };
+    const ok = await runCase({ ...base, files: new Map([['m/model.onnx', model]]), argv: ['inspect', 'm/model.onnx'] }, join(mkdtempSync(join(tmpdir(), 'ctc-fuzz-case-')), 'c'));
+    expect(ok.outcome).toBe('exit0');
+    expect(ok.message).toMatch(/^m\/model\.onnx: 4 attention site\(s\)/);
+    const missing = await runCase({ ...base, files: new Map(), argv: ['inspect', 'm/missing.onnx'] }, join(mkdtempSync(join(tmpdir(), 'ctc-fuzz-case-')), 'c'));
+    expect(missing.outcome).toBe('exit1');
+    expect(missing.message).toMatch(/^ctc: .*missing\.onnx/);
   });
 
   const fakeWorker = (body: string): string => {

@@ -62,13 +62,10 @@ export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
   const cpu0 = process.cpuUsage();
   layOut(c, dir);
   const home = process.cwd();
+  // stdout and stderr in one transcript, in the order the command wrote them (main() writes
+  // only to the Io it is given: tests/cli/binary.test.ts checks that of the built program)
   const captured: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const capture = (chunk: unknown): boolean => {
-    captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-    return true;
-  };
+  const capture = { write: (text: string) => captured.push(text) };
   let stray: unknown;
   const onStray = (e: unknown): void => {
     stray ??= e;
@@ -79,17 +76,13 @@ export async function runCase(c: FuzzCase, dir: string): Promise<RunResult> {
   let thrown: unknown;
   process.exitCode = undefined;
   process.chdir(dir);
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
   try {
-    code = await main(['--debug', ...c.argv]);
+    code = await main(['--debug', ...c.argv], { stdout: capture, stderr: capture });
     // Let a rejection the command left behind surface before judging the run.
     await new Promise((r) => setTimeout(r, 1));
   } catch (e) {
     thrown = e;
   } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
     process.chdir(home);
     process.off('uncaughtException', onStray);
     process.off('unhandledRejection', onStray);
