@@ -18,6 +18,7 @@
  * Every pair takes the form onnxruntime's optimizer keeps valid (src/quant/runtime-form.ts):
  * scales of more than one element, and consumers read the dequantized value through Max(d, d).
  */
+import { pairProducing, pairsOn } from '../src/attention/qdq-pair.js';
 import type { Edge, Site } from '../src/attention/site.js';
 import { intAttr } from '../src/ir/attribute.js';
 import type { Attribute } from '../src/ir/attribute.js';
@@ -84,10 +85,7 @@ export function scaleTypeOf(t: Edge): ScaleType {
 
 /** The Q node of a Q→DQ pair on `v`, or of the pair that produced `v` (through its guard). */
 export function existingQdq(v: Value): Node | undefined {
-  const g = v.producer();
-  const p = g?.is(Op.Max) && g.inputs.length === 2 && g.inputs[0] === g.inputs[1] ? g.inputs[0]!.producer() : g;
-  if (p?.is(Op.DequantizeLinear) && p.inputs[0]?.producer()?.is(Op.QuantizeLinear)) return p.inputs[0].producer();
-  return v.uses().find((u) => u.node.is(Op.QuantizeLinear) && u.index === 0 && u.node.output(0).uses().some((w) => w.node.is(Op.DequantizeLinear)))?.node;
+  return pairProducing(v)?.quantize ?? pairsOn(v)[0]?.quantize;
 }
 
 /**

@@ -78,3 +78,24 @@ describe('ctc inspect', () => {
     expect(withDebug.stderr).toMatch(/\n\s+at /);
   });
 });
+
+describe('ctc inspect of a model ctc compiled', () => {
+  // The cache pairs sit on the Concat that joins past and new: the cache is found behind them.
+  it.each([
+    ['llama-gqa-bytes-ts-eager', 'fp8-kv-head'],
+    ['gpt2-bytes-ts-eager', 'int8-head'],
+  ])('%s with %s: the same sites with the same caches, and the same cache interface, as the float model', async (name, rules) => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ctc-inspect-compiled-')), 'o');
+    expect((await ctc('compile', corpusModel(name), '--rules', rules, '--calib-sets', '0', '-o', out, '-q')).code).toBe(0);
+    type Doc = { sites: { name: string; cache: unknown }[]; cacheInterface: { tensors: { name: string; direction: string; shape: unknown }[] } };
+    const inspect = async (model: string): Promise<Doc> => JSON.parse((await ctc('inspect', model, '--json')).stdout) as Doc;
+    const float = await inspect(corpusModel(name));
+    const compiled = await inspect(join(out, 'model.onnx'));
+    expect(float.sites.length).toBe(4);
+    expect(float.sites.every((s) => s.cache !== null)).toBe(true);
+    expect(compiled.sites.map((s) => [s.name, s.cache])).toEqual(float.sites.map((s) => [s.name, s.cache]));
+    expect(float.cacheInterface.tensors.length).toBe(16);
+    const io = (d: Doc) => d.cacheInterface.tensors.map((t) => [t.name, t.direction, t.shape]);
+    expect(io(compiled)).toEqual(io(float));
+  });
+});

@@ -11,6 +11,10 @@
  * transformers' DynamicCache on its first update), a Concat with an empty constant, or Identity;
  * a sliding-window layer first keeps the past's last positions (windowed: a window Slice of the
  * past or of its one-input Concat, as TorchScript writes DynamicSlidingWindowLayer).
+ * In a model ctc compiled, the cache is quantized where it is joined: K and V are read through
+ * the pair on the Concat (qdq-pair.ts), and present is that pair's dequantized output; the cache
+ * is found behind the pair, so that inspect shows a compiled model's cache as it shows the float
+ * model's.
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
  * graph input (a Concat of two activations is not a cache).
  */
@@ -21,6 +25,7 @@ import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
+import { pairProducing, pairsOn } from '../qdq-pair.js';
 import { matchWindow, windowOf } from './sliding-window-cache.js';
 
 const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
@@ -62,6 +67,7 @@ function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean
   for (const u of v.uses()) {
     if (u.node.is(Op.Identity) && u.node.output(0).isGraphOutput()) return { name: u.node.output(0).name, window: false };
   }
+  for (const { dequantize } of pairsOn(v)) if (dequantize.output(0).isGraphOutput()) return { name: dequantize.output(0).name, window: false };
   for (const u of v.uses()) {
     if (!u.node.is(Op.Slice) || u.index !== 0) continue;
     const out = u.node.output(0);
@@ -73,7 +79,11 @@ function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean
 
 export function matchCache(v: Value, facts: ShapeFacts): CacheMatch | undefined {
   const r = matchPattern(kvCacheConcat, v, facts);
-  if (!r.ok) return undefined;
+  if (!r.ok) {
+    // a compiled model: the cache behind the pair that quantizes it
+    const pair = pairProducing(v);
+    return pair === undefined ? undefined : matchCache(pair.input, facts);
+  }
   const present = presentOf(v, facts);
   return { value: v, past: r.bindings.values.get('past')!, present: present?.name ?? null, window: present?.window ?? false };
 }
