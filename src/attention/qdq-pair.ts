@@ -18,6 +18,11 @@ export function pairProducing(v: Value): { readonly quantize: Node; readonly inp
   return q?.is(Op.QuantizeLinear) && q.inputs[0] !== undefined ? { quantize: q, input: q.inputs[0] } : undefined;
 }
 
+/** What consumers of a pair read: its guard Max(d, d) where there is one, else the dequantized value `d` itself. */
+export function guardedValue(d: Value): Value {
+  return d.uses().find((u) => u.node.is(Op.Max) && u.node.inputs.length === 2 && u.node.inputs[0] === d && u.node.inputs[1] === d)?.node.output(0) ?? d;
+}
+
 /** The pairs that quantize `x`: each QuantizeLinear reading it with a DequantizeLinear after it, and that DequantizeLinear. */
 export function pairsOn(x: Value): { readonly quantize: Node; readonly dequantize: Node }[] {
   return x.uses().flatMap((u) => {

@@ -80,10 +80,14 @@ describe('ctc inspect', () => {
 });
 
 describe('ctc inspect of a model ctc compiled', () => {
-  // The cache pairs sit on the Concat that joins past and new: the cache is found behind them.
+  // The cache pairs sit on the Concat that joins past and new (with the r3 sets, behind the
+  // keys' rotation and centering, which present turns back): the cache is found behind them.
   it.each([
     ['llama-gqa-bytes-ts-eager', 'fp8-kv-head'],
     ['gpt2-bytes-ts-eager', 'int8-head'],
+    ['llama-gqa-bytes-ts-eager', 'int4-kv-r3-centered'],
+    ['gpt2-bytes-ts-eager', 'int4-kv-r3-dynamic'],
+    ['llama-gqa-bytes-dynamo-op23', 'fp8-kv-r3'],
   ])('%s with %s: the same sites with the same caches, and the same cache interface, as the float model', async (name, rules) => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-inspect-compiled-')), 'o');
     expect((await ctc('compile', corpusModel(name), '--rules', rules, '--calib-sets', '0', '-o', out, '-q')).code).toBe(0);

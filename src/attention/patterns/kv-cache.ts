@@ -11,13 +11,20 @@
  * transformers' DynamicCache on its first update), a Concat with an empty constant, or Identity;
  * a sliding-window layer first keeps the past's last positions (windowed: a window Slice of the
  * past or of its one-input Concat, as TorchScript writes DynamicSlidingWindowLayer).
- * In a model ctc compiled, the cache is quantized where it is joined: K and V are read through
- * the pair on the Concat (qdq-pair.ts), and present is that pair's dequantized output; the cache
- * is found behind the pair, so that inspect shows a compiled model's cache as it shows the float
- * model's.
+ * In a model ctc compiled, the cache is quantized where it is joined, and the cache is found
+ * behind that pair (qdq-pair.ts), so that inspect shows a compiled model's cache as it shows the
+ * float model's. With a transform_config (passes/rotate-qk.ts) and key centering
+ * (passes/center-k.ts) the keys are rotated and offset around the pair, and turned back for
+ * present:
+ *
+ *   Concat ─▶ [MatMul H] ─▶ [Sub m] ─▶ Q ─▶ DQ ─▶ [Max guard] ─▶ [Add m] ─┬─▶ K of the attention
+ *                                                                      └─▶ [MatMul H] ─▶ present
+ *
+ * (H a constant square matrix, m a constant; each step is there or not).
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
  * graph input (a Concat of two activations is not a cache).
  */
+import type { OpId } from '../../ir/op-id.js';
 import type { Value } from '../../ir/value.js';
 import { Op } from '../../onnx/ops.js';
 import { any, constant, node, oneOf, pass } from '../../pattern/dsl.js';
@@ -25,7 +32,7 @@ import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
-import { pairProducing, pairsOn } from '../qdq-pair.js';
+import { guardedValue, pairProducing, pairsOn } from '../qdq-pair.js';
 import { matchWindow, windowOf } from './sliding-window-cache.js';
 
 const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
@@ -67,7 +74,13 @@ function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean
   for (const u of v.uses()) {
     if (u.node.is(Op.Identity) && u.node.output(0).isGraphOutput()) return { name: u.node.output(0).name, window: false };
   }
-  for (const { dequantize } of pairsOn(v)) if (dequantize.output(0).isGraphOutput()) return { name: dequantize.output(0).name, window: false };
+  const quantized = pairsOn(afterTransform(afterTransform(v, Op.MatMul, isSquare, facts), Op.Sub, isConstant, facts))[0];
+  if (quantized !== undefined) {
+    const d = quantized.dequantize.output(0);
+    const read = guardedValue(d);
+    const present = [d, read, afterTransform(afterTransform(read, Op.Add, isConstant, facts), Op.MatMul, isSquare, facts)].find((x) => x.isGraphOutput());
+    if (present !== undefined) return { name: present.name, window: false };
+  }
   for (const u of v.uses()) {
     if (!u.node.is(Op.Slice) || u.index !== 0) continue;
     const out = u.node.output(0);
@@ -77,12 +90,30 @@ function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean
   return null;
 }
 
+const isConstant = (v: Value | undefined, facts: ShapeFacts): boolean => v !== undefined && facts.constTensor(v) !== undefined;
+const isSquare = (v: Value | undefined, facts: ShapeFacts): boolean => {
+  const dims = v === undefined ? undefined : facts.constTensor(v)?.dims;
+  return dims !== undefined && dims.length === 2 && dims[0] === dims[1];
+};
+
+/** x when `v` is op(x, c) with c as `second` says; else `v`. */
+function beforeTransform(v: Value, op: OpId, second: (c: Value | undefined, facts: ShapeFacts) => boolean, facts: ShapeFacts): Value {
+  const p = v.producer();
+  return p?.is(op) && p.inputs[0] !== undefined && second(p.inputs[1], facts) ? p.inputs[0] : v;
+}
+
+/** op(v, c) with c as `second` says, when `v` has such a consumer; else `v`. */
+function afterTransform(v: Value, op: OpId, second: (c: Value | undefined, facts: ShapeFacts) => boolean, facts: ShapeFacts): Value {
+  const u = v.uses().find((w) => w.index === 0 && w.node.is(op) && second(w.node.inputs[1], facts));
+  return u?.node.output(0) ?? v;
+}
+
 export function matchCache(v: Value, facts: ShapeFacts): CacheMatch | undefined {
   const r = matchPattern(kvCacheConcat, v, facts);
   if (!r.ok) {
-    // a compiled model: the cache behind the pair that quantizes it
-    const pair = pairProducing(v);
-    return pair === undefined ? undefined : matchCache(pair.input, facts);
+    // a compiled model: the cache behind the pair that quantizes it (and the steps around the pair)
+    const pair = pairProducing(beforeTransform(v, Op.Add, isConstant, facts));
+    return pair === undefined ? undefined : matchCache(beforeTransform(beforeTransform(pair.input, Op.Sub, isConstant, facts), Op.MatMul, isSquare, facts), facts);
   }
   const present = presentOf(v, facts);
   return { value: v, past: r.bindings.values.get('past')!, present: present?.name ?? null, window: present?.window ?? false };
