@@ -8,10 +8,12 @@
  *                    "offset": { "initializer", "holds" } (only where the cache holds centered keys) } ],
  *     "emptyCache": how to start a generation }
  *
- * A cache tensor is a past input or present output the attention sites name, or, in a model
- * compiled by ctc (where the sites' cache is behind the QDQ), a graph input read by a
- * DequantizeLinear or a graph output written by a QuantizeLinear (quantized I/O) or by a
- * DequantizeLinear (float I/O). Its quantization is the Q/DQ node's scale and zero point
+ * A cache tensor is a past input or present output the attention sites name (they find the
+ * cache of a model compiled with float cache I/O behind its pairs: kv-cache.ts), or, in a model
+ * compiled with --cache-io quantized (whose past inputs reach the Concat through a
+ * DequantizeLinear, which the sites do not take for a cache), a graph input read by a
+ * DequantizeLinear or a graph output written by a QuantizeLinear, or a graph output written by a
+ * DequantizeLinear. Its quantization is the Q/DQ node's scale and zero point
  * initializers (by name) and axis. Its rotation is set when the cache holds keys rotated by a
  * transform_config (SpinQuant R3 with --cache-io quantized): the model's KV rotation record.
  * Its offset is set when the cache holds keys minus the calibrated offset m of key centering
