@@ -12,6 +12,7 @@ export default defineConfig({
   test: {
     include: [
       'tests/quant/*.test.ts',
+      'tests/attention/qdq-pair.test.ts',
       'tests/ir/dtypes.test.ts',
       'tests/rules/targets.test.ts',
       'tests/rules/rotations.test.ts',
