@@ -9,7 +9,7 @@ import { reduceObserver, mseRange } from '../../src/calibrate/observers.js';
 import type { Batch } from '../../src/calibrate/stats.js';
 import type { QuantizationArgs } from '../../src/quant/args.js';
 import { DataType } from '../../src/ir/dtypes.js';
-import { FLOAT32_EPS, computeQParams, fakeQuantize, scaleProblem } from '../../src/quant/qparams.js';
+import { FLOAT32_EPS, computeQParams, fakeQuantize, scaleProblem, zeroScaleReplacement } from '../../src/quant/qparams.js';
 import { quantArgs } from '../harness/fixtures.js';
 import { referenceMseRange } from '../harness/mse-reference.js';
 
@@ -158,6 +158,14 @@ describe('observers (llm-compressor semantics)', () => {
     // and a range that needs no clipping (no outlier) is left as it is
     const [, full] = mseRange([-1, -0.5, 0, 0.5, 1], -1, 1, args({ num_bits: 8 }));
     expect(full).toBe(1);
+  });
+});
+
+describe('zeroScaleReplacement: the epsilon of the scale type (compressed-tensors\' _get_dtype_eps, torch.finfo(dtype).eps)', () => {
+  it('float32 1.1920929e-07, float16 0.0009765625, bfloat16 0.0078125', () => {
+    expect(zeroScaleReplacement(DataType.FLOAT)).toBe(1.1920928955078125e-7);
+    expect(zeroScaleReplacement(DataType.FLOAT16)).toBe(0.0009765625);
+    expect(zeroScaleReplacement(DataType.BFLOAT16)).toBe(0.0078125);
   });
 });
 
