@@ -87,6 +87,9 @@ describe('observers (llm-compressor semantics)', () => {
   it('static_minmax per tensor reduces over heads first', () => {
     expect(reduceObserver(batches, 0, args({}))).toEqual({ min: [-4], max: [5] });
   });
+  it('a dynamic edge (observer null) has no statistics to reduce: asked for them, an error names the edge', () => {
+    expect(() => reduceObserver(batches, 0, args({ strategy: 'group', group_size: 2, dynamic: true, observer: null }))).toThrow(/^edge 0 is dynamic: it has no observer and no statistics$/);
+  });
   it('memoryless_minmax: the last batch', () => {
     expect(reduceObserver(batches, 0, args({ strategy: 'attn_head', observer: 'memoryless_minmax' }))).toEqual({ min: [-2, -1], max: [4, 2] });
   });
