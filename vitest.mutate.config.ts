@@ -13,6 +13,7 @@ export default defineConfig({
     include: [
       'tests/quant/*.test.ts',
       'tests/attention/qdq-pair.test.ts',
+      'tests/passes/insert-dynamic-qdq.test.ts',
       'tests/ir/dtypes.test.ts',
       'tests/rules/targets.test.ts',
       'tests/rules/rotations.test.ts',
