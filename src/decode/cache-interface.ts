@@ -9,11 +9,9 @@
  *     "emptyCache": how to start a generation }
  *
  * A cache tensor is a past input or present output the attention sites name (they find the
- * cache of a model compiled with float cache I/O behind its pairs: kv-cache.ts), or, in a model
- * compiled with --cache-io quantized (whose past inputs reach the Concat through a
- * DequantizeLinear, which the sites do not take for a cache), a graph input read by a
- * DequantizeLinear or a graph output written by a QuantizeLinear, or a graph output written by a
- * DequantizeLinear. Its quantization is the Q/DQ node's scale and zero point
+ * cache of a model ctc compiled behind its pairs, float or quantized cache I/O: kv-cache.ts), or
+ * a graph input read by a DequantizeLinear or a graph output written by a QuantizeLinear or a
+ * DequantizeLinear (a quantized model whose attention no pattern takes). Its quantization is the Q/DQ node's scale and zero point
  * initializers (by name) and axis. Its rotation is set when the cache holds keys rotated by a
  * transform_config (SpinQuant R3 with --cache-io quantized): the model's KV rotation record.
  * Its offset is set when the cache holds keys minus the calibrated offset m of key centering

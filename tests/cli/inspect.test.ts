@@ -82,15 +82,18 @@ describe('ctc inspect', () => {
 describe('ctc inspect of a model ctc compiled', () => {
   // The cache pairs sit on the Concat that joins past and new (with the r3 sets, behind the
   // keys' rotation and centering, which present turns back): the cache is found behind them.
+  // With --cache-io quantized, past is dequantized on the way in and present is the codes.
   it.each([
-    ['llama-gqa-bytes-ts-eager', 'fp8-kv-head'],
-    ['gpt2-bytes-ts-eager', 'int8-head'],
-    ['llama-gqa-bytes-ts-eager', 'int4-kv-r3-centered'],
-    ['gpt2-bytes-ts-eager', 'int4-kv-r3-dynamic'],
-    ['llama-gqa-bytes-dynamo-op23', 'fp8-kv-r3'],
-  ])('%s with %s: the same sites with the same caches, and the same cache interface, as the float model', async (name, rules) => {
+    ['llama-gqa-bytes-ts-eager', 'fp8-kv-head', 'float'],
+    ['gpt2-bytes-ts-eager', 'int8-head', 'float'],
+    ['llama-gqa-bytes-ts-eager', 'int4-kv-r3-centered', 'float'],
+    ['gpt2-bytes-ts-eager', 'int4-kv-r3-dynamic', 'float'],
+    ['llama-gqa-bytes-dynamo-op23', 'fp8-kv-r3', 'float'],
+    ['gpt2-bytes-ts-eager', 'int8-head', 'quantized'],
+    ['llama-gqa-bytes-ts-eager', 'int4-kv-r3-centered', 'quantized'],
+  ])('%s with %s, --cache-io %s: the same sites with the same caches, and the same cache interface, as the float model', async (name, rules, cacheIo) => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctc-inspect-compiled-')), 'o');
-    expect((await ctc('compile', corpusModel(name), '--rules', rules, '--calib-sets', '0', '-o', out, '-q')).code).toBe(0);
+    expect((await ctc('compile', corpusModel(name), '--rules', rules, '--calib-sets', '0', '--cache-io', cacheIo, '-o', out, '-q')).code).toBe(0);
     type Doc = { sites: { name: string; cache: unknown }[]; cacheInterface: { tensors: { name: string; direction: string; shape: unknown }[] } };
     const inspect = async (model: string): Promise<Doc> => JSON.parse((await ctc('inspect', model, '--json')).stdout) as Doc;
     const float = await inspect(corpusModel(name));

@@ -38,6 +38,12 @@ export interface DecomposedBlock {
   readonly probabilityScale: Scale;
   /** The past of the cache, as the kv-cache pattern's pastForm names it. */
   readonly cache: 'input' | 'wrapped' | 'padded' | 'none';
+  /**
+   * How the graph reads the past (the kv-cache pattern's pastRead): as is, or (ctc's --cache-io
+   * quantized) an int8 input through DequantizeLinear and its guard Max(d, d); 'notGuard' reads
+   * it through Max(d, past) instead (a near miss).
+   */
+  readonly pastRead: 'plain' | 'dequantized' | 'notGuard';
   /** A Cast of the cache to its own type after the Concat, which present then is (GPT-J TorchScript); 'int' casts to int32 (a near miss). */
   readonly cacheCast: 'float' | 'int' | 'none';
   /** Concat axis of the cache (a near miss when not the sequence axis). */
@@ -75,6 +81,7 @@ export const PLAIN: DecomposedBlock = {
   nanGuard: 'none',
   probabilityScale: 'none',
   cache: 'none',
+  pastRead: 'plain',
   cacheCast: 'none',
   cacheAxis: -2,
   repeat: false,
@@ -119,7 +126,11 @@ export function decomposedBlock(o: Partial<DecomposedBlock> = {}): BuiltBlock {
     let x = b.input(`${name}_new`, DataType.FLOAT, [1, kvHeads, S, D]);
     let cache: Value | undefined;
     if (c.cache !== 'none' && !(name === 'value' && c.uncachedValue)) {
-      let past = b.input(`past_${name}`, DataType.FLOAT, [1, kvHeads, P, D]);
+      let past = b.input(`past_${name}`, c.pastRead === 'plain' ? DataType.FLOAT : DataType.INT8, [1, kvHeads, P, D]);
+      if (c.pastRead !== 'plain') {
+        const d = b.op(Op.DequantizeLinear, [past, b.constF32(`past_scale_${name}`, [], [0.05])]);
+        past = b.op(Op.Max, [d, c.pastRead === 'dequantized' ? d : b.input(`other_${name}`, DataType.FLOAT, [1, kvHeads, P, D])]);
+      }
       if (c.cache === 'wrapped') past = b.op(Op.Concat, [past], [intAttr('axis', c.cacheAxis)]);
       if (c.cache === 'padded') past = b.op(Op.Concat, [past, b.constF32(`empty_${name}`, [1, kvHeads, 0, D], [])], [intAttr('axis', c.cacheAxis)]);
       const lastPositions = (t: Value, steps: boolean): Value => {

@@ -20,7 +20,9 @@
  *   Concat ─▶ [MatMul H] ─▶ [Sub m] ─▶ Q ─▶ DQ ─▶ [Max guard] ─▶ [Add m] ─┬─▶ K of the attention
  *                                                                      └─▶ [MatMul H] ─▶ present
  *
- * (H a constant square matrix, m a constant; each step is there or not).
+ * (H a constant square matrix, m a constant; each step is there or not). With --cache-io
+ * quantized, past is dequantized from its storage type on the way in (pastRead), and present is
+ * the QuantizeLinear's codes.
  * Rejects: a Concat on any other axis (that is not a sequence append), a "past" that is not a
  * graph input (a Concat of two activations is not a cache).
  */
@@ -44,13 +46,22 @@ const sequenceAxis: NodeCheck = refuses('concat-not-sequence-axis', (n, facts) =
 });
 
 const pastInput = pass(any('past', isGraphInput));
-const wrapped = node(Op.Concat, [pastInput], { check: sequenceAxis });
+
+/** Max(d, d), the guard passes/insert-qdq.ts puts after a DequantizeLinear. */
+const isGuard: NodeCheck = refuses('max-not-guard', (n) => (n.inputs.length === 2 && n.inputs[0] === n.inputs[1] ? undefined : `Max ${n.name} is not a guard Max(d, d)`));
+
+/** The past input as the graph reads it: itself, or (ctc compile --cache-io quantized) dequantized from its storage type, through the guard. */
+const pastRead = oneOf('pastRead', {
+  plain: pastInput,
+  dequantized: node(Op.Max, [node(Op.DequantizeLinear, [pastInput], { extraInputs: true }), any()], { check: isGuard }),
+});
+const wrapped = node(Op.Concat, [pastRead], { check: sequenceAxis });
 
 const past = oneOf('pastForm', {
-  input: pastInput,
+  input: pastRead,
   wrapped,
-  padded: node(Op.Concat, [pastInput, constant()], { check: sequenceAxis }),
-  windowed: windowOf(oneOf('windowedPast', { input: pastInput, wrapped })),
+  padded: node(Op.Concat, [pastRead, constant()], { check: sequenceAxis }),
+  windowed: windowOf(oneOf('windowedPast', { input: pastRead, wrapped })),
 });
 
 /** The Concat, or a same-type Cast / Identity of it (GPT-J's TorchScript export casts the cache to its own type). */
@@ -78,7 +89,8 @@ function presentOf(v: Value, facts: ShapeFacts): { name: string; window: boolean
   if (quantized !== undefined) {
     const d = quantized.dequantize.output(0);
     const read = guardedValue(d);
-    const present = [d, read, afterTransform(afterTransform(read, Op.Add, isConstant, facts), Op.MatMul, isSquare, facts)].find((x) => x.isGraphOutput());
+    // quantized cache I/O: present is the codes; float I/O: the dequantized value, or the keys turned back
+    const present = [quantized.quantize.output(0), d, read, afterTransform(afterTransform(read, Op.Add, isConstant, facts), Op.MatMul, isSquare, facts)].find((x) => x.isGraphOutput());
     if (present !== undefined) return { name: present.name, window: false };
   }
   for (const u of v.uses()) {

@@ -23,6 +23,8 @@ export const kvCacheCases: PatternCases = {
   tagged: [kvCacheConcat],
   valid: {
     'past as a graph input, joined on axis -2': () => cacheTrial({ cache: 'input' }),
+    'past an int8 input, dequantized and guarded (ctc compile --cache-io quantized)': () => cacheTrial({ cache: 'input', pastRead: 'dequantized' }),
+    'the same through a one-input Concat': () => cacheTrial({ cache: 'wrapped', pastRead: 'dequantized' }),
     'past through a one-input Concat (TorchScript DynamicCache, first update)': () => cacheTrial({ cache: 'wrapped' }),
     'past padded by an empty constant': () => cacheTrial({ cache: 'padded' }),
     'joined on axis 2 of a rank-4 cache': () => cacheTrial({ cache: 'input', cacheAxis: 2 }),
@@ -33,6 +35,7 @@ export const kvCacheCases: PatternCases = {
   invalid: {
     'then cast to an integer type': { id: 'wrong-op', trial: () => cacheTrial({ cache: 'input', cacheCast: 'int' }) },
     'a Concat on the head axis': { id: 'concat-not-sequence-axis', trial: () => cacheTrial({ cache: 'input', cacheAxis: 1 }) },
+    'the dequantized past through a Max with another value, not a guard': { id: 'max-not-guard', trial: () => cacheTrial({ cache: 'input', pastRead: 'notGuard' }) },
     'the past cut to its first positions': { id: 'window-not-last-positions', trial: () => cacheTrial({ cache: 'input', pastWindow: 'steps', windowStart: 0 }) },
   },
 };
