@@ -398,22 +398,21 @@ async function compilePlanned(
   }
   // Rotations come first, so that calibration observes the rotated Q and K; the quantized
   // edges follow their values, and calibration runs the rotated model's own bytes.
-  let edges = planned.edges.filter((e) => !e.args.dynamic);
-  let dynamicEdges = dynamicPlanned;
+  let carried = planned.edges;
   let calibrationBytes = bytes;
   let rotated: ReadonlyMap<Value, Value> = new Map();
   if (rotations.size > 0) {
     rotated = passes.run(rotateQkPass, model, rotations, cacheIo).rotated;
-    edges = carryEdges(edges, (v) => rotated.get(v) ?? v);
-    dynamicEdges = carryEdges(dynamicEdges, (v) => rotated.get(v) ?? v);
+    carried = carryEdges(carried, (v) => rotated.get(v) ?? v);
   }
   // The offset in the space of the quantized keys: μ, or μ·H where they are rotated.
   const offsets = new Map([...means].map(([site, mean]) => [site, offsetOf(mean, site.numKvHeads, site.headDim, rotations.get(site)?.args.head_dim)]));
   if (centering) {
     const { centered } = passes.run(centerKPass, model, offsets, rotated, cacheIo);
-    edges = carryEdges(edges, (v) => centered.get(v) ?? v);
-    dynamicEdges = carryEdges(dynamicEdges, (v) => centered.get(v) ?? v);
+    carried = carryEdges(carried, (v) => centered.get(v) ?? v);
   }
+  const edges = carried.filter((e) => !e.args.dynamic);
+  const dynamicEdges = carried.filter((e) => e.args.dynamic);
   if (rotations.size > 0 || centering) calibrationBytes = Buffer.concat(encodeModel(model).chunks);
   // Only attention groups name the class; a kv-only rule set needs none.
   const hasGroups = plans.some((p) => p.group !== undefined);
