@@ -30,6 +30,7 @@ import { sortGraph } from '../src/ir/topo.js';
 import type { DataType } from '../src/ir/dtypes.js';
 import { dataTypeInfo } from '../src/ir/dtypes.js';
 import { Op } from '../src/onnx/ops.js';
+import { isGuard, pairProducing } from '../src/attention/qdq-pair.js';
 import { existingQdq } from './insert-qdq.js';
 
 export type CacheIoMode = 'float' | 'quantized';
@@ -70,8 +71,8 @@ function windowQuantization(present: Value): Node | undefined {
   let p = present.producer();
   while (p?.is(Op.Identity)) p = p.inputs[0]?.producer();
   if (!p?.is(Op.Slice) || p.inputs[0] === undefined) return undefined;
-  const q = existingQdq(p.inputs[0]);
-  return q !== undefined && p.inputs[0].producer()?.is(Op.Max) ? q : undefined;
+  const g = p.inputs[0].producer();
+  return g !== undefined && isGuard(g) ? pairProducing(p.inputs[0])?.quantize : undefined;
 }
 
 /**

@@ -34,7 +34,7 @@ import { refuses } from '../../pattern/dsl.js';
 import type { NodeCheck, ValueCheck } from '../../pattern/dsl.js';
 import { matchPattern } from '../../pattern/match.js';
 import type { ShapeFacts } from '../../shapes/static-shapes.js';
-import { guardedValue, pairProducing, pairsOn } from '../qdq-pair.js';
+import { guardedValue, isGuard, pairProducing, pairsOn } from '../qdq-pair.js';
 import { matchWindow, windowOf } from './sliding-window-cache.js';
 
 const isGraphInput: ValueCheck = refuses('past-not-graph-input', (v) => (v.isGraphInput() && !v.isInitializer() ? undefined : `${v.name} is not a graph input`));
@@ -48,12 +48,12 @@ const sequenceAxis: NodeCheck = refuses('concat-not-sequence-axis', (n, facts) =
 const pastInput = pass(any('past', isGraphInput));
 
 /** Max(d, d), the guard passes/insert-qdq.ts puts after a DequantizeLinear. */
-const isGuard: NodeCheck = refuses('max-not-guard', (n) => (n.inputs.length === 2 && n.inputs[0] === n.inputs[1] ? undefined : `Max ${n.name} is not a guard Max(d, d)`));
+const guard: NodeCheck = refuses('max-not-guard', (n) => (isGuard(n) ? undefined : `Max ${n.name} is not a guard Max(d, d)`));
 
 /** The past input as the graph reads it: itself, or (ctc compile --cache-io quantized) dequantized from its storage type, through the guard. */
 const pastRead = oneOf('pastRead', {
   plain: pastInput,
-  dequantized: node(Op.Max, [node(Op.DequantizeLinear, [pastInput], { extraInputs: true }), any()], { check: isGuard }),
+  dequantized: node(Op.Max, [node(Op.DequantizeLinear, [pastInput], { extraInputs: true }), any()], { check: guard }),
 });
 const wrapped = node(Op.Concat, [pastRead], { check: sequenceAxis });
 
