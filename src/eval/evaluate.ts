@@ -101,6 +101,21 @@ function compareInterfaces(ref: Model, cand: Model, refPath: string, candPath: s
   );
 }
 
+/**
+ * One set's reference run, in the form every candidate is compared with: each output in
+ * float64, and for a causal LM the log-probabilities of every position that predicts a next
+ * token ([batch][position]). Computed once per set, whatever the number of candidates.
+ */
+interface ReferenceRun {
+  readonly outputs: ReadonlyMap<string, Float64Array>;
+  readonly logProbs?: readonly (readonly Float64Array[])[];
+}
+
+/** The log-softmax of each row of logits [B, S, V] at positions 0..S-2 (those followed by a target). */
+function logProbRows(logits: Float64Array, [B, S, V]: readonly [number, number, number]): Float64Array[][] {
+  return Array.from({ length: B }, (_, bi) => Array.from({ length: Math.max(S - 1, 0) }, (_, t) => logSoftmax(logits.subarray((bi * S + t) * V, (bi * S + t + 1) * V))));
+}
+
 /** What one candidate has accumulated over the sets so far. */
 class Tally {
   readonly diffs = new Map<string, { max: number; sum: number; n: number }>();
@@ -111,11 +126,11 @@ class Tally {
   tokens = 0;
   readonly klAt: { sum: number; n: number }[] = [];
 
-  /** One set's outputs of the reference (a) and of this candidate (b). */
-  add(a: Record<string, ReturnType<typeof toOrtTensor>>, b: Record<string, ReturnType<typeof toOrtTensor>>, refOutputs: readonly string[], ids: readonly number[] | undefined): void {
-    for (const name of refOutputs) {
-      const x = ortToFloat64(a[name]!);
-      const y = ortToFloat64(b[name]!);
+  /** One set's run of the reference and this candidate's outputs (b). */
+  add(ref: ReferenceRun, b: Record<string, ReturnType<typeof toOrtTensor>>, ids: readonly number[] | undefined): void {
+    const candidate = new Map([...ref.outputs.keys()].map((name) => [name, ortToFloat64(b[name]!)]));
+    for (const [name, x] of ref.outputs) {
+      const y = candidate.get(name)!;
       if (x.length !== y.length) throw new CalibrationError(`output ${name}: ${x.length} values from the reference, ${y.length} from the candidate`);
       const d = this.diffs.get(name) ?? { max: 0, sum: 0, n: 0 };
       for (let i = 0; i < x.length; i++) {
@@ -126,15 +141,13 @@ class Tally {
       d.n += x.length;
       this.diffs.set(name, d);
     }
-    if (ids === undefined) return;
-    const la = a['logits']!;
-    const [B, S, V] = la.dims as [number, number, number];
-    const xa = ortToFloat64(la);
-    const xb = ortToFloat64(b['logits']!);
+    if (ids === undefined || ref.logProbs === undefined) return;
+    const [B, S, V] = b['logits']!.dims as [number, number, number];
+    const xb = candidate.get('logits')!;
     for (let bi = 0; bi < B; bi++) {
       for (let t = 0; t + 1 < S; t++) {
         const off = (bi * S + t) * V;
-        const pa = logSoftmax(xa.subarray(off, off + V));
+        const pa = ref.logProbs[bi]![t]!;
         const pb = logSoftmax(xb.subarray(off, off + V));
         const target = ids[bi * S + t + 1]!;
         this.nllRef -= pa[target]!;
@@ -208,9 +221,11 @@ export async function evaluateMany(opts: Omit<EvalOptions, 'candidate'> & { read
       for (const [name, t] of inputs) feeds[name] = toOrtTensor(t);
       const a = await runOnSet(ref, feeds, refOutputs, set.key, `the reference ${opts.reference}`);
       const ids = isLm ? inputs.get('input_ids')!.toNumbers() : undefined;
+      const outputs = new Map(refOutputs.map((name) => [name, ortToFloat64(a[name]!)]));
+      const run: ReferenceRun = { outputs, ...(isLm ? { logProbs: logProbRows(outputs.get('logits')!, a['logits']!.dims as [number, number, number]) } : {}) };
       for (const [i, cand] of cands.entries()) {
         const b = await runOnSet(cand, feeds, refOutputs, set.key, `the candidate ${opts.candidates[i]}`);
-        tallies[i]!.add(a, b, refOutputs, ids);
+        tallies[i]!.add(run, b, ids);
       }
       opts.progress.tick(set.key);
     }
